@@ -1,0 +1,114 @@
+"""hiermodel: Bayesian hierarchical models from lme4 formulas, through Bambi into PyMC.
+
+>>> import hiermodel as hm
+>>> fit = hm.fit("Reaction ~ Days + (Days|Subject)", data=hm.datasets.sleepstudy())  # doctest: +SKIP
+>>> print(fit.summary())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+from hiermodel import datasets, priors
+from hiermodel.errors import (
+    BuildError,
+    CompareError,
+    DataError,
+    DiagnosticsError,
+    FamilyError,
+    FitError,
+    FormulaError,
+    HiermodelError,
+    PriorError,
+    RunError,
+    SpecError,
+)
+from hiermodel.families import Family, get_family
+from hiermodel.model import Model, PriorSpec, default_priors, model
+from hiermodel.priors import set_prior
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hiermodel.formula.terms import ModelTerms
+    from hiermodel.results import Fit
+
+try:
+    __version__ = version("hiermodel")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+logging.getLogger("hiermodel").addHandler(logging.NullHandler())
+
+
+def translate(formula: str, data: pd.DataFrame | None = None) -> ModelTerms:
+    """What hiermodel will build for an lme4 formula: Bambi formula, terms, blocks and notes.
+
+    ``print(hm.translate("y ~ x + (x||g)"))`` shows it. With ``data``, column names are
+    checked and ``.`` is expanded.
+    """
+    from hiermodel.formula import translate as _translate
+
+    columns = list(data.columns) if data is not None else None
+    return _translate(formula, columns=columns)
+
+
+def fit(
+    formula: str,
+    data: pd.DataFrame,
+    family: str | Family = "gaussian",
+    link: str | None = None,
+    priors: Any = "weakly_informative",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    cores: int | None = None,
+    seed: int | None = None,
+    backend: str = "pymc",
+    target_accept: float = 0.9,
+    dropna: bool = False,
+    center_predictors: bool = True,
+    parametrization: str | dict[str, str] = "auto",
+    compress: bool | str = "auto",
+    progressbar: bool = False,
+) -> Fit:
+    """Fit an lme4-style formula and return a :class:`~hiermodel.results.Fit`.
+
+    ``family`` accepts R/brms/Bambi names (``"binomial"``, ``"poisson"``, ``"Gamma"``);
+    ``priors`` a template name, a template file, a :class:`PriorSpec` or a list of
+    :func:`set_prior` overrides; ``backend`` one of ``pymc``, ``nutpie``, ``numpyro``,
+    ``blackjax``.
+    """
+    built = model(formula, data, family=family, link=link, priors=priors, dropna=dropna,
+                  center_predictors=center_predictors, parametrization=parametrization,
+                  compress=compress)
+    return built.fit(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
+                     backend=backend, target_accept=target_accept, progressbar=progressbar)
+
+
+__all__ = [
+    "BuildError",
+    "CompareError",
+    "DataError",
+    "DiagnosticsError",
+    "FamilyError",
+    "FitError",
+    "FormulaError",
+    "HiermodelError",
+    "Model",
+    "PriorError",
+    "PriorSpec",
+    "RunError",
+    "SpecError",
+    "__version__",
+    "datasets",
+    "default_priors",
+    "fit",
+    "get_family",
+    "model",
+    "priors",
+    "set_prior",
+    "translate",
+]

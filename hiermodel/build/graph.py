@@ -1,0 +1,310 @@
+"""The PyMC graph: population-level effects, group-level blocks and the likelihood.
+
+This is hiermodel's extension of Bambi's PyMC backend. Bambi supplied the design matrices and
+automatic priors (:mod:`hiermodel.build.design`); here we add what Bambi 0.17 lacks:
+
+* correlated group-level blocks — ``(x|g)`` gets an LKJ prior on the correlation matrix and a
+  Cholesky non-centered (or centered MvNormal) parametrization, like lme4/brms;
+* a per-block centered / non-centered choice from how informative the data are per level;
+* exact data compression (:mod:`hiermodel.build.compress`).
+
+Variable names follow brms: ``Intercept_c`` (intercept at the predictor means, where its
+prior applies), ``Intercept``, ``b`` (dim ``coef``), ``sd_<g>`` (dim ``<g>__term``),
+``cor_<g>`` (dim ``<g>__cor``), ``r_<g>`` (dims ``<g>``, ``<g>__term``), ``sigma`` etc.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from hiermodel.build.compress import COMPRESSIBLE, Cells, compress
+from hiermodel.build.design import BlockDesign, ModelDesign
+from hiermodel.build.distributions import vector_rv
+from hiermodel.build.likelihood import add_likelihood
+from hiermodel.build.naming import coord_label, group_dims, safe
+from hiermodel.errors import BuildError
+
+log = logging.getLogger("hiermodel")
+
+Parametrization = Literal["auto", "centered", "noncentered"]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build the graph. Every choice is reported in the fit summary."""
+
+    center_predictors: bool = True
+    parametrization: Parametrization | dict[str, str] = "auto"
+    compress: bool | Literal["auto"] = "auto"
+    loglik: bool = False  # put a pointwise 'y' log-likelihood in the graph (uncompressed only)
+
+
+@dataclass
+class BuildInfo:
+    """What the builder decided: names, centering, parametrizations, compression."""
+
+    x_mean: np.ndarray
+    centered: bool
+    parametrization: dict[str, str] = field(default_factory=dict)  # group -> choice
+    parametrization_reason: dict[str, str] = field(default_factory=dict)
+    cells: Cells | None = None
+    correlated_groups: list[str] = field(default_factory=list)
+    group_terms: dict[str, list[str]] = field(default_factory=dict)  # group -> term names
+    latent: list[str] = field(default_factory=list)  # internal RVs to drop from the posterior
+
+    @property
+    def compressed(self) -> bool:
+        return self.cells is not None
+
+
+def _informative_ratio(design: ModelDesign, block: BlockDesign) -> tuple[float, float]:
+    """(median rows per level, data-to-prior precision ratio) for a block, moment-based."""
+    counts = np.bincount(block.index, minlength=len(block.levels)).astype(float)
+    counts = counts[counts > 0]
+    median_n = float(np.median(counts))
+    y = design.y
+    if design.family.name != "gaussian":
+        return median_n, float("nan")
+    sums = np.bincount(block.index, weights=y, minlength=len(block.levels))
+    n = np.bincount(block.index, minlength=len(block.levels)).astype(float)
+    ok = n > 0
+    means = sums[ok] / n[ok]
+    resid = y - (sums / np.maximum(n, 1))[block.index]
+    within = float(resid @ resid) / max(len(y) - ok.sum(), 1)
+    between = max(float(np.var(means, ddof=1)) - within * float(np.mean(1.0 / n[ok])), 1e-12)
+    return median_n, median_n * between / max(within, 1e-12)
+
+
+def choose_parametrization(
+    design: ModelDesign, group: str, blocks: list[BlockDesign], requested: Any
+) -> tuple[str, str]:
+    """Centered when each level carries much more information than the prior, else non-centered."""
+    if isinstance(requested, dict):
+        requested = requested.get(group, "auto")
+    if requested in ("centered", "noncentered"):
+        return requested, "requested"
+    if requested != "auto":
+        raise BuildError(
+            f"parametrization must be 'auto', 'centered' or 'noncentered' (got {requested!r})"
+        )
+    median_n, ratio = _informative_ratio(design, blocks[0])
+    if design.family.name == "gaussian":
+        choice = "centered" if ratio > 10 and median_n >= 10 else "noncentered"
+        return choice, f"median {median_n:.0f} rows/level, data/prior precision ≈ {ratio:.1f}"
+    choice = "centered" if median_n >= 200 else "noncentered"
+    return choice, f"median {median_n:.0f} rows/level (non-gaussian rule: centered at ≥ 200)"
+
+
+def _should_compress(design: ModelDesign, requested: bool | str) -> Cells | None:
+    family = design.family
+    if requested is False:
+        return None
+    if family.name not in COMPRESSIBLE:
+        if requested is True:
+            raise BuildError(
+                f"exact compression is available for {', '.join(COMPRESSIBLE)}; family "
+                f"'{family.name}' has no per-cell sufficient statistics (use compress=False)"
+            )
+        return None
+    needed = {"gaussian": "identity", "poisson": "log"}.get(family.name)
+    if needed is not None and family.link != needed:
+        if requested is True:
+            raise BuildError(
+                f"exact compression of a {family.name} model needs the {needed} link"
+            )
+        return None
+    keys: list[np.ndarray] = [design.X]
+    for b in design.blocks:
+        keys.extend([b.index, b.Z])
+    cells = compress(family, keys, design.y, design.trials, design.offset)
+    if requested == "auto" and cells.n_cells > 0.5 * len(design.y):
+        return None
+    return cells
+
+
+def build_graph(
+    design: ModelDesign, priors: Any, options: BuildOptions | None = None
+) -> tuple[pm.Model, BuildInfo]:
+    """Assemble the PyMC model for ``design`` with the resolved prior table ``priors``."""
+    options = options or BuildOptions()
+    family = design.family
+    X = design.X
+    centered = bool(options.center_predictors and design.has_intercept and X.shape[1] > 0)
+    x_mean = X.mean(axis=0) if centered else np.zeros(X.shape[1])
+    cells = _should_compress(design, options.compress)
+    if cells is not None and options.loglik:
+        raise BuildError("internal: a compressed graph has no pointwise log-likelihood node")
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        return a if cells is None else a[cells.rows]
+
+    coords: dict[str, Any] = {}
+    if X.shape[1]:
+        coords["coef"] = list(design.x_names)
+    by_group: dict[str, list[BlockDesign]] = {}
+    for b in design.blocks:
+        by_group.setdefault(b.group, []).append(b)
+    info = BuildInfo(x_mean=x_mean, centered=centered, cells=cells)
+    for group, blocks in by_group.items():
+        gdim, tdim, cdim = group_dims(group)
+        terms = [t for b in blocks for t in b.terms]
+        if len(set(terms)) != len(terms):
+            raise BuildError(
+                f"grouping factor '{group}' has the same term twice ({terms}); remove the "
+                "duplicate group-level term"
+            )
+        coords[gdim] = blocks[0].levels
+        coords[tdim] = [coord_label(t) for t in terms]
+        info.group_terms[group] = terms
+        pairs = [
+            f"{coord_label(b.terms[i])}__{coord_label(b.terms[j])}"
+            for b in blocks
+            if b.correlated and b.k > 1
+            for i in range(b.k)
+            for j in range(i + 1, b.k)
+        ]
+        if pairs:
+            coords[cdim] = pairs
+            info.correlated_groups.append(group)
+    n_rows = len(design.y) if cells is None else cells.n_cells
+    coords["obs"] = np.arange(n_rows)
+
+    with pm.Model(coords=coords) as model:
+        eta: Any = pt.zeros(n_rows)
+        if design.has_intercept:
+            icpt = vector_rv("Intercept_c" if centered else "Intercept",
+                             [priors.get("Intercept")])
+            eta = eta + icpt
+        if X.shape[1]:
+            b = vector_rv("b", [priors.get("b", name) for name in design.x_names], dims="coef")
+            Xr = rows(X) - x_mean
+            eta = eta + pt.dot(Xr, b)
+            if centered:
+                pm.Deterministic("Intercept", icpt - pt.dot(x_mean, b))
+        for group, blocks in by_group.items():
+            eta = eta + _group_effects(design, group, blocks, priors, options, info, rows)
+        if design.offset is not None and (cells is None or family.name != "poisson"):
+            eta = eta + rows(design.offset)
+        aux = {a: vector_rv(a, [priors.get(a)]) for a in family.aux}
+        if cells is None:
+            add_likelihood(family, eta, design.y, aux, design.trials, "obs")
+        else:
+            _compressed_likelihood(family, eta, cells, aux)
+    return model, info
+
+
+def _group_effects(
+    design: ModelDesign,
+    group: str,
+    blocks: list[BlockDesign],
+    priors: Any,
+    options: BuildOptions,
+    info: BuildInfo,
+    rows: Any,
+) -> Any:
+    gdim, tdim, cdim = group_dims(group)
+    g = safe(group)
+    choice, reason = choose_parametrization(design, group, blocks, options.parametrization)
+    info.parametrization[group] = choice
+    info.parametrization_reason[group] = reason
+    terms = info.group_terms[group]
+    sd = vector_rv(f"sd_{g}", [priors.get("sd", coord_label(t), group) for t in terms], dims=tdim)
+    n_levels = len(blocks[0].levels)
+    parts: list[Any] = []
+    start = 0
+    cor_parts: list[Any] = []
+    for i, block in enumerate(blocks):
+        k = block.k
+        sd_b = sd[start : start + k]
+        suffix = "" if len(blocks) == 1 else f"_{i + 1}"
+        # a lone centered block is itself r_<g>, with readable dims
+        shape_kw: dict[str, Any] = (
+            {"dims": (gdim, tdim)} if len(blocks) == 1 else {"shape": (n_levels, k)}
+        )
+        if block.correlated and k > 1:
+            eta_lkj = priors.get("cor", "", group).kwargs["eta"]
+            # LKJCholeskyCov has a proper PD-preserving transform; its unit-scale SDs are a
+            # nuisance (HalfNormal(1)) we divide out to get the correlation's Cholesky factor.
+            packed = pm.LKJCholeskyCov(
+                f"lkj_{g}{suffix}", n=k, eta=eta_lkj, sd_dist=pm.HalfNormal.dist(1.0, shape=k),
+                compute_corr=False,
+            )
+            info.latent.append(f"lkj_{g}{suffix}")
+            L = pm.expand_packed_triangular(k, packed, lower=True)
+            L_corr = L / pt.sqrt(pt.sum(L**2, axis=1))[:, None]
+            corr = pt.dot(L_corr, L_corr.T)
+            iu = np.triu_indices(k, 1)
+            cor_parts.append(corr[iu])
+            chol = sd_b[:, None] * L_corr
+            if choice == "centered":
+                r_b = pm.MvNormal(f"r_{g}{suffix}", mu=pt.zeros(k), chol=chol, **shape_kw)
+            else:
+                z = pm.Normal(f"z_{g}{suffix}", 0.0, 1.0, shape=(n_levels, k))
+                r_b = pt.dot(z, chol.T)
+        elif choice == "centered":
+            r_b = pm.Normal(f"r_{g}{suffix}", 0.0, sd_b, **shape_kw)
+        else:
+            z = pm.Normal(f"z_{g}{suffix}", 0.0, 1.0, shape=(n_levels, k))
+            r_b = z * sd_b
+        parts.append(r_b)
+        start += k
+    if cor_parts:
+        pm.Deterministic(f"cor_{g}", pt.concatenate(cor_parts), dims=cdim)
+    if len(parts) == 1 and choice == "centered":
+        r = parts[0]
+    else:
+        r = pm.Deterministic(f"r_{g}", pt.concatenate(parts, axis=1), dims=(gdim, tdim))
+    contribution: Any = 0.0
+    start = 0
+    for block in blocks:
+        k = block.k
+        idx = rows(block.index)
+        Z = rows(block.Z)
+        rb = r[idx, start : start + k]
+        if k == 1 and np.all(Z == 1.0):
+            contribution = contribution + rb[:, 0]
+        else:
+            contribution = contribution + pt.sum(rb * Z, axis=1)
+        start += k
+    return contribution
+
+
+def _compressed_likelihood(family: Any, eta: Any, cells: Cells, aux: dict[str, Any]) -> None:
+    name = family.name
+    if name == "gaussian":
+        sigma = aux["sigma"]
+        pm.Normal("y", mu=eta, sigma=sigma / np.sqrt(cells.count), observed=cells.y, dims="obs")
+        n_minus_c = float(cells.count.sum() - cells.n_cells)
+        pm.Potential(
+            "y_within",
+            cells.constant - n_minus_c * pt.log(sigma) - cells.ss_within / (2 * sigma**2),
+        )
+    elif name in ("bernoulli", "binomial"):
+        if family.link == "logit":
+            pm.Binomial("y", n=cells.trials, logit_p=eta, observed=cells.y, dims="obs")
+        else:
+            from hiermodel.build.likelihood import inverse_link
+
+            pm.Binomial("y", n=cells.trials, p=inverse_link(family.link, eta), observed=cells.y,
+                        dims="obs")
+        pm.Potential("y_constant", pt.as_tensor_variable(cells.constant))
+    elif name == "poisson":
+        assert cells.exposure_log is not None
+        from hiermodel.build.likelihood import inverse_link
+
+        mu = inverse_link(family.link, eta + cells.exposure_log) if family.link == "log" else (
+            inverse_link(family.link, eta) * np.exp(cells.exposure_log)
+        )
+        pm.Poisson("y", mu=mu, observed=cells.y, dims="obs")
+        pm.Potential("y_constant", pt.as_tensor_variable(cells.constant))
+    else:  # pragma: no cover - guarded by _should_compress
+        raise BuildError(f"internal: no compressed likelihood for {name}")
+
+
+__all__ = ["BuildInfo", "BuildOptions", "build_graph", "choose_parametrization"]

@@ -1,0 +1,103 @@
+"""One exception hierarchy for every user-facing failure.
+
+Every error a user can cause is a :class:`HiermodelError`; the subclass says which pipeline
+stage found it. Messages say *where* (a caret under the formula token, ``file.toml: [priors]
+key``) and *how to fix* it. The CLI turns any of these into one message and exit code 1.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class HiermodelError(Exception):
+    """Root of every error hiermodel raises for bad input or a failed run."""
+
+    exit_code = 1
+
+
+class FormulaError(HiermodelError):
+    """The formula text cannot be parsed or does not mean a model hiermodel can build.
+
+    ``formula`` and ``position`` (0-based character offset) locate the problem; ``str(err)``
+    shows the formula with a caret under the offending token.
+    """
+
+    def __init__(
+        self, message: str, formula: str | None = None, position: int | None = None, length: int = 1
+    ) -> None:
+        self.message = message
+        self.formula = formula
+        self.position = position
+        self.length = max(1, length)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if self.formula is None or self.position is None:
+            return self.message
+        caret = " " * self.position + "^" * self.length
+        return f"{self.message}\n  {self.formula}\n  {caret}"
+
+
+class FamilyError(HiermodelError):
+    """Unknown family or link, or a response the family cannot model."""
+
+
+class DataError(HiermodelError):
+    """The data does not fit the formula: missing columns, NaN, invalid transforms, ..."""
+
+
+class PriorError(HiermodelError):
+    """Unknown template, malformed template file, or a prior that matches no parameter."""
+
+
+class SpecError(HiermodelError):
+    """A spec file is malformed: unknown keys, wrong types, missing files."""
+
+
+class BuildError(HiermodelError):
+    """The model cannot be assembled into a PyMC graph (unsupported combination)."""
+
+
+class FitError(HiermodelError):
+    """Sampling failed, or a requested backend is not installed."""
+
+
+class DiagnosticsError(FitError):
+    """The fit finished but failed convergence diagnostics (used by ``--strict``)."""
+
+    exit_code = 2
+
+
+class CompareError(HiermodelError):
+    """Variants cannot be derived or compared."""
+
+
+class RunError(HiermodelError):
+    """A run directory is missing, incomplete or unreadable."""
+
+
+def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:
+    """Return ``"; did you mean 'x'?"`` (or ``'x' or 'y'``) for close matches, else ``""``."""
+    matches = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
+    if not matches:
+        return ""
+    quoted = " or ".join(f"'{m}'" for m in matches)
+    return f"; did you mean {quoted}?"
+
+
+__all__ = [
+    "BuildError",
+    "CompareError",
+    "DataError",
+    "DiagnosticsError",
+    "FamilyError",
+    "FitError",
+    "FormulaError",
+    "HiermodelError",
+    "PriorError",
+    "RunError",
+    "SpecError",
+    "did_you_mean",
+]
