@@ -108,9 +108,12 @@ def get_family(name: str | Family, link: str | None = None) -> Family:
         key = key[:-2]
     canonical = _ALIASES.get(key)
     if canonical is None:
+        hint = did_you_mean(key, _ALIASES)
+        listing = ", ".join(sorted(_LINKS))
         raise FamilyError(
-            f"unknown family '{name}'{did_you_mean(key, _ALIASES)}; "
-            f"supported: {', '.join(sorted(_LINKS))}"
+            f"unknown family '{name}'{hint} Supported: {listing}"
+            if hint
+            else f"unknown family '{name}'; supported: {listing}"
         )
     default, allowed = _LINKS[canonical]
     chosen = default if link is None else str(link).strip().lower()

@@ -1,0 +1,327 @@
+"""Leave-one-group-out cross-validation: how well does each variant predict a *new* group?
+
+For each held-out group every variant is refitted on the other groups, and the held-out
+observations' log predictive density is computed per observation and per group:
+
+- ``elpd_joint``: log of the posterior mean of ``exp(sum_i log p(y_i | theta_s))`` over the
+  group's rows — the joint predictive density of the whole group (its rows share the unknown
+  group effect, so this is the honest score for "a new county");
+- ``elpd_pointwise``: ``sum_i log mean_s p(y_i | theta_s)`` — the sum of per-observation
+  predictive densities (also reported per observation).
+
+How each kind of variant predicts a group it has never seen:
+
+- pooled: the group plays no role; it simply predicts.
+- hierarchical: the group's effects are drawn from the fitted group-level distribution, once per
+  posterior draw (``allow_new_levels=True, new_levels="sample"``), the same draw for all rows
+  of the group.
+- unpooled: the model has *no* information about a new group — its per-group coefficients
+  share no prior — so the group's coefficients are drawn from their **prior** (the same prior
+  every group's coefficients have in the fit), while the other parameters (residual SD,
+  population terms) come from the posterior. That is the honest unpooled answer, and why the
+  unpooled model usually predicts new groups worst.
+
+With more than ``max_groups`` groups, exact refits per group are replaced by grouped K-fold with
+``K = max_groups`` folds of whole groups (groups shuffled with the seed, then assigned to the
+fold with the fewest rows so far): an approximation of LOGO that holds out several groups at
+once, so each refit sees fewer groups.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+from scipy.special import logsumexp
+
+from hiermodel.build.design import evaluate_recipes
+from hiermodel.build.likelihood import inverse_link_np
+from hiermodel.compare.variants import group_x_columns, variant_kind
+from hiermodel.errors import CompareError
+from hiermodel.pointwise import DEFAULT_CHUNK
+
+if TYPE_CHECKING:
+    from hiermodel.results import Fit
+
+FitFn = Callable[[str, str, pd.DataFrame, int], "Fit"]
+
+
+def assign_folds(sizes: pd.Series, max_groups: int, mode: str | bool = "auto",
+                 seed: int | None = None) -> tuple[list[list[str]], bool]:
+    """Folds of whole groups: ``([[group, ...], ...], exact)``.
+
+    ``sizes`` maps group label -> rows. ``mode``: ``"auto"``/``True`` (exact when the number of
+    groups is at most ``max_groups``, else ``max_groups`` folds), ``"exact"``, ``"kfold"``.
+    """
+    labels = [str(g) for g in sizes.index]
+    if mode is True:
+        mode = "auto"
+    if mode not in ("auto", "exact", "kfold"):
+        raise CompareError(f"logo must be True, False, 'auto', 'exact' or 'kfold' (got {mode!r})")
+    if max_groups < 2:
+        raise CompareError(f"logo_max_groups must be >= 2 (got {max_groups})")
+    exact = mode == "exact" or (mode == "auto" and len(labels) <= max_groups)
+    if exact:
+        return [[g] for g in labels], True
+    k = min(max_groups, len(labels))
+    rng = np.random.default_rng(seed)
+    order = [labels[i] for i in rng.permutation(len(labels))]
+    size = {str(g): int(n) for g, n in sizes.items()}
+    order.sort(key=lambda g: -size[g])  # stable: ties keep the shuffled order
+    folds: list[list[str]] = [[] for _ in range(k)]
+    load = np.zeros(k)
+    for g in order:
+        j = int(np.argmin(load))
+        folds[j].append(g)
+        load[j] += size[g]
+    return [f for f in folds if f], False
+
+
+def loglik_eta(fit: Fit, eta: np.ndarray, y: np.ndarray,
+               trials: np.ndarray | None = None) -> np.ndarray:
+    """log p(y | eta, aux) per draw and row (draws, rows) for the family of ``fit``.
+
+    The same densities as :func:`hiermodel.pointwise.loglik_rows`, for rows that are not in
+    the fit's training data.
+    """
+    fam = fit.model.family
+    y = np.asarray(y, dtype=float)[None, :]
+    mu = inverse_link_np(fam.link, eta)
+
+    def aux(name: str) -> np.ndarray:
+        return fit.draws(name).reshape(-1)[:, None]
+
+    name = fam.name
+    if name == "gaussian":
+        return stats.norm.logpdf(y, mu, aux("sigma"))
+    if name == "t":
+        return stats.t.logpdf(y, aux("nu"), mu, aux("sigma"))
+    if name in ("bernoulli", "binomial"):
+        n = np.ones_like(y) if trials is None else np.asarray(trials, dtype=float)[None, :]
+        if fam.link == "logit":
+            return (special.gammaln(n + 1) - special.gammaln(y + 1)
+                    - special.gammaln(n - y + 1) + y * eta - n * np.logaddexp(0, eta))
+        return stats.binom.logpmf(y, n, np.clip(mu, 1e-300, 1 - 1e-16))
+    if name == "poisson":
+        return stats.poisson.logpmf(y, mu)
+    if name == "negativebinomial":
+        alpha = aux("alpha")
+        return stats.nbinom.logpmf(y, alpha, alpha / (mu + alpha))
+    if name == "gamma":
+        alpha = aux("alpha")
+        return stats.gamma.logpdf(y, alpha, scale=mu / alpha)
+    if name == "beta":
+        kappa = aux("kappa")
+        return stats.beta.logpdf(y, mu * kappa, (1 - mu) * kappa)
+    raise CompareError(f"no log-likelihood for family '{name}'")
+
+
+def prior_coefficients(fit: Fit, n_draws: int, seed: int | None) -> np.ndarray:
+    """Draws (n_draws, p) of the population coefficients ``b`` from their prior in ``fit``."""
+    import pymc as pm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prior = pm.sample_prior_predictive(draws=n_draws, var_names=["b"],
+                                           model=fit.pymc_model, random_seed=seed)
+    b = np.asarray(prior.prior["b"].values)
+    return b.reshape(n_draws, -1)
+
+
+class NewGroupPredictor:
+    """Linear predictor draws for rows of groups a fit has never seen (see module docstring)."""
+
+    def __init__(self, fit: Fit, group_columns: tuple[str, ...], train: pd.DataFrame,
+                 seed: int | None = None) -> None:
+        self.fit = fit
+        self.group_columns = group_columns
+        self.kind = variant_kind(fit, group_columns)
+        if self.kind == "mixed":
+            raise CompareError(
+                f"variant '{fit.formula}' uses the grouping factor both as a population-level "
+                "factor and as a group-level factor; leave-one-group-out cannot predict a new "
+                "group for it (pass logo=False or drop that variant)"
+            )
+        self.seed = seed
+        self.cols: list[int] = []
+        if self.kind == "unpooled":
+            self.cols = group_x_columns(fit, group_columns)
+            # a training level whose columns stand in for the new group (same prior)
+            self.proxy = train.iloc[[0]][list(group_columns)].reset_index(drop=True)
+            post = fit.draws("b")
+            self.b_post = post.reshape(post.shape[0] * post.shape[1], -1)[:, self.cols]
+
+    def eta(self, rows: pd.DataFrame, group_seed: int, b_prior: np.ndarray | None) -> np.ndarray:
+        from hiermodel.predict import _new_frame, linear_predictor
+
+        fit = self.fit
+        if self.kind == "pooled":
+            return linear_predictor(fit, rows)
+        if self.kind == "hierarchical":
+            return linear_predictor(fit, rows, allow_new_levels=True, new_levels="sample",
+                                    seed=group_seed)
+        relabeled = rows.copy()
+        for c in self.group_columns:
+            relabeled[c] = pd.Series([self.proxy[c].iloc[0]] * len(rows), index=rows.index,
+                                     dtype=rows[c].dtype)
+        eta = linear_predictor(fit, relabeled)
+        frame = _new_frame(fit, relabeled)
+        recipes = [fit.model.design.x_recipes[j] for j in self.cols]
+        Xg = evaluate_recipes(recipes, frame)
+        assert b_prior is not None
+        return eta + (b_prior - self.b_post) @ Xg.T
+
+
+def held_out_density(predictor: NewGroupPredictor, rows: pd.DataFrame, y: np.ndarray,
+                     trials: np.ndarray | None, group_seed: int, chunk: int = DEFAULT_CHUNK
+                     ) -> dict[str, float]:
+    """Joint and pointwise log predictive density of one held-out group's rows."""
+    fit = predictor.fit
+    b_prior = None
+    if predictor.kind == "unpooled":
+        post = fit.idata.posterior  # type: ignore[attr-defined]
+        n_draws = post.sizes["chain"] * post.sizes["draw"]
+        b_prior = prior_coefficients(fit, n_draws, group_seed)[:, predictor.cols]
+    total: np.ndarray | None = None
+    pointwise = 0.0
+    for start in range(0, len(rows), chunk):
+        part = rows.iloc[start:start + chunk]
+        eta = predictor.eta(part, group_seed, b_prior)
+        t = None if trials is None else trials[start:start + chunk]
+        ll = loglik_eta(fit, eta, y[start:start + chunk], t)
+        s = ll.shape[0]
+        pointwise += float(np.sum(logsumexp(ll, axis=0) - np.log(s)))
+        total = ll.sum(axis=1) if total is None else total + ll.sum(axis=1)
+    assert total is not None
+    joint = float(logsumexp(total) - np.log(total.size))
+    n = len(rows)
+    return {"n": n, "elpd_joint": joint, "elpd_joint_per_obs": joint / n,
+            "elpd_pointwise": pointwise, "elpd_pointwise_per_obs": pointwise / n}
+
+
+@dataclass
+class LogoResult:
+    """Per-group held-out densities and their per-variant totals."""
+
+    groups: pd.DataFrame  # one row per (group, variant)
+    summary: pd.DataFrame  # one row per variant
+    folds: list[list[str]]
+    exact: bool
+    fits: dict[tuple[int, str], Any] = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        if self.exact:
+            return f"exact leave-one-group-out ({len(self.folds)} refits per variant)"
+        return (f"grouped {len(self.folds)}-fold CV (whole groups held out; approximates "
+                "leave-one-group-out)")
+
+
+def summarize_logo(groups: pd.DataFrame) -> pd.DataFrame:
+    """Totals per variant: elpd (sum of group joint densities), SE over groups, difference to
+    the best variant and its SE (paired over groups), per-observation means."""
+    wide = groups.pivot(index="group", columns="variant", values="elpd_joint")
+    n_groups = len(wide)
+    totals = wide.sum()
+    best = totals.idxmax()
+    rows = []
+    for v in wide.columns:
+        g = groups[groups.variant == v]
+        diff = wide[best] - wide[v]
+        n_obs = int(g["n"].sum())
+        rows.append({
+            "variant": v,
+            "elpd_logo": float(totals[v]),
+            "se": float(np.sqrt(n_groups * np.var(wide[v]))),
+            "elpd_diff": float(totals[best] - totals[v]),
+            "dse": float(np.sqrt(n_groups * np.var(diff))) if v != best else 0.0,
+            "elpd_per_obs": float(totals[v] / n_obs),
+            "elpd_pointwise": float(g["elpd_pointwise"].sum()),
+            "elpd_pointwise_per_obs": float(g["elpd_pointwise"].sum() / n_obs),
+            "n_groups": n_groups,
+            "n_obs": n_obs,
+        })
+    out = pd.DataFrame(rows).sort_values("elpd_logo", ascending=False)
+    out.insert(0, "rank", np.arange(len(out)))
+    return out.set_index("variant")
+
+
+def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np.ndarray,
+                        group_columns: tuple[str, ...], y: np.ndarray,
+                        trials: np.ndarray | None, refit: FitFn, max_groups: int = 12,
+                        mode: str | bool = "auto", seed: int | None = None,
+                        chunk: int = DEFAULT_CHUNK,
+                        progress: Callable[[str], None] | None = None,
+                        keep_fits: bool = False) -> LogoResult:
+    """Refit every variant without each fold of groups and score the held-out groups.
+
+    ``data`` is positionally indexed and aligned with ``labels`` (group label per row), ``y``
+    and ``trials`` (the response as the models see it). ``refit(name, formula, train, fold)``
+    returns a :class:`~hiermodel.results.Fit`.
+    """
+    labels = np.asarray(labels).astype(str)
+    sizes = pd.Series(labels).value_counts(sort=False)
+    sizes = sizes.reindex(pd.unique(labels))
+    if len(sizes) < 3:
+        raise CompareError(f"leave-one-group-out needs at least 3 groups (have {len(sizes)})")
+    folds, exact = assign_folds(sizes, max_groups, mode, seed)
+    base_seed = 0 if seed is None else int(seed)
+    records: list[dict[str, Any]] = []
+    kept: dict[tuple[int, str], Any] = {}
+    n_total = len(folds) * len(formulas)
+    step = 0
+    for f, held in enumerate(folds):
+        test_mask = np.isin(labels, held)
+        train = data.loc[~test_mask].copy()
+        for c in group_columns:
+            if isinstance(train[c].dtype, pd.CategoricalDtype):
+                train[c] = train[c].cat.remove_unused_categories()
+        train = train.reset_index(drop=True)
+        for name, formula in formulas.items():
+            step += 1
+            if progress:
+                what = held[0] if len(held) == 1 else f"{len(held)} groups"
+                progress(f"leave-one-group-out: refitting {name} without {what} "
+                         f"({step}/{n_total})")
+            try:
+                fit = refit(name, formula, train, f)
+            except Exception as exc:
+                raise CompareError(f"leave-one-group-out refit of '{name}' without "
+                                   f"{held} failed: {exc}") from exc
+            if keep_fits:
+                kept[(f, name)] = fit
+            predictor = NewGroupPredictor(fit, group_columns, train, seed=base_seed + f)
+            for j, g in enumerate(held):
+                pos = np.flatnonzero(labels == g)
+                group_seed = base_seed + 1000 * (f + 1) + j
+                try:
+                    rec = held_out_density(predictor, data.iloc[pos], y[pos],
+                                           None if trials is None else trials[pos], group_seed,
+                                           chunk)
+                except CompareError:
+                    raise
+                except Exception as exc:
+                    raise CompareError(f"leave-one-group-out: variant '{name}' cannot predict "
+                                       f"held-out group '{g}': {exc}") from exc
+                records.append({"group": g, "variant": name, "fold": f, "seed": group_seed,
+                                **rec})
+    groups = pd.DataFrame(records)
+    return LogoResult(groups=groups, summary=summarize_logo(groups), folds=folds, exact=exact,
+                      fits=kept)
+
+
+__all__ = [
+    "LogoResult",
+    "NewGroupPredictor",
+    "assign_folds",
+    "held_out_density",
+    "leave_one_group_out",
+    "loglik_eta",
+    "prior_coefficients",
+    "summarize_logo",
+]
