@@ -52,6 +52,11 @@ def _missing_report(data: pd.DataFrame, columns: list[str]) -> tuple[pd.Series, 
     return na.any(axis=1), counts
 
 
+def _plain(value: Any) -> str:
+    """``repr`` of a cell without numpy's type wrapper (``0.0``, not ``np.float64(0.0)``)."""
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
 def _check_finite(var: Variable, values: pd.Series, data: pd.DataFrame) -> None:
     if var.categorical or not pd.api.types.is_numeric_dtype(values):
         return
@@ -61,7 +66,7 @@ def _check_finite(var: Variable, values: pd.Series, data: pd.DataFrame) -> None:
         return
     positions = np.flatnonzero(bad)
     first = positions[0]
-    shown = ", ".join(f"{c} = {data[c].iloc[first]!r}" for c in var.source_columns)
+    shown = ", ".join(f"{c} = {_plain(data[c].iloc[first])}" for c in var.source_columns)
     hint = ""
     if var.name.startswith(("log(", "log2(", "log10(")):
         hint = "; log needs positive values: add a constant (e.g. log(x + 0.1)) or filter the rows"
@@ -69,7 +74,7 @@ def _check_finite(var: Variable, values: pd.Series, data: pd.DataFrame) -> None:
         hint = "; sqrt needs non-negative values"
     raise DataError(
         f"'{var.name}' is not finite for {bad.sum()} of {len(arr)} rows "
-        f"(first at row {data.index[first]!r}: {shown}){hint}"
+        f"(first at row {_plain(data.index[first])}: {shown}){hint}"
     )
 
 
@@ -202,9 +207,7 @@ def prepare_data(
 
 def block_text(block: Any) -> str:
     """lme4 text of a group block, e.g. ``1 + Days | Subject``."""
-    parts = (["1"] if block.intercept else ["0"]) + [t.name for t in block.terms]
-    sep = " | " if block.correlated or len(parts) <= 2 else " || "
-    return " + ".join(parts) + sep + block.group
+    return str(block.lme4())
 
 
 __all__ = ["PreparedData", "block_text", "prepare_data"]

@@ -40,7 +40,10 @@ _LINKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "binomial": ("logit", ("logit", "probit", "cloglog")),
     "poisson": ("log", ("log", "identity")),
     "negativebinomial": ("log", ("log", "identity")),
-    "gamma": ("inverse", ("inverse", "log", "identity")),
+    # R's Gamma() defaults to the inverse link, which leaves most of the prior's support with
+    # negative means (and NUTS starts at eta = 0, i.e. an infinite mean). hiermodel defaults to
+    # log, as most applied Gamma GLMMs do; pass link="inverse" for R's default.
+    "gamma": ("log", ("log", "inverse", "identity")),
     "beta": ("logit", ("logit", "probit", "cloglog")),
 }
 

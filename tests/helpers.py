@@ -16,7 +16,9 @@ def point(model: pm.Model, values: dict[str, Any]) -> dict[str, np.ndarray]:
         vv = model.rvs_to_values[rv]
         tr = model.rvs_to_transforms.get(rv)
         if tr is not None:
-            value = np.asarray(tr.forward(value, *rv.owner.inputs).eval())
+            import pytensor.tensor as pt
+
+            value = np.asarray(tr.forward(pt.as_tensor(value), *rv.owner.inputs).eval())
         out[vv.name] = value
     return out
 

@@ -63,7 +63,7 @@ def test_graph_matches_bambi_logp_for_independent_terms(sleepstudy: pd.DataFrame
     ours = random_point(m.pymc_model, seed=3)
     bvals = {
         "Intercept": ours["Intercept_c"],
-        "Days": ours["b"],
+        "Days": ours["b"][0],
         "sigma": ours["sigma"],
         "1|Subject_sigma": ours["sd_Subject"][0],
         "Days|Subject_sigma": ours["sd_Subject"][1],

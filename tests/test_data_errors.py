@@ -34,7 +34,7 @@ ERRORS = [
         "log(y) ~ 1",
         {},
         hm.DataError,
-        "'log(y)' is not finite for 1 of 6 rows (first at row 2: y = np.float64(0.0)); log needs "
+        "'log(y)' is not finite for 1 of 6 rows (first at row 2: y = 0.0); log needs "
         "positive values: add a constant (e.g. log(x + 0.1)) or filter the rows",
     ),
     (

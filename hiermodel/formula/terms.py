@@ -57,10 +57,20 @@ class GroupBlock:
     factor: tuple[str, ...]
     correlated: bool
     span: tuple[int, int] = (0, 0)
+    bambi_names: tuple[str, ...] = ()  # Bambi's term names, e.g. ("1|Subject", "Days|Subject")
 
     @property
     def group(self) -> str:
         return ":".join(self.factor)
+
+    def bambi_terms(self) -> tuple[str, ...]:
+        """The names Bambi gives this block's group-specific terms, intercept first."""
+        return self.bambi_names
+
+    def lme4(self) -> str:
+        """lme4 text of the block: ``1 + Days | Subject``, ``0 + Days | Subject``."""
+        parts = (["1"] if self.intercept else ["0"]) + [t.name for t in self.terms]
+        return " + ".join(parts) + " | " + self.group
 
 
 @dataclass(frozen=True)
@@ -86,3 +96,44 @@ class ModelTerms:
     variables: dict[str, Variable]  # display name -> Variable, every variable used
     bambi_formula: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def group_factors(self) -> list[str]:
+        """Grouping factors in order of appearance (``a:b`` for an interaction grouping)."""
+        out: list[str] = []
+        for b in self.groups:
+            if b.group not in out:
+                out.append(b.group)
+        return out
+
+    def describe(self) -> str:
+        """Human-readable account of what will be built (``print(hm.translate(...))``)."""
+        r = self.response
+        lines = [f"formula:   {self.formula}"]
+        if r.kind == "cbind":
+            assert r.failures is not None
+            lines.append(f"response:  {r.variable.name} successes of {r.variable.name} + "
+                         f"{r.failures.name} trials (binomial)")
+        else:
+            lines.append(f"response:  {r.variable.name}")
+        fixed = (["(Intercept)"] if self.intercept else []) + [t.name for t in self.fixed]
+        lines.append("fixed:     " + (", ".join(fixed) if fixed else "(none)"))
+        if self.offsets:
+            lines.append("offset:    " + " + ".join(v.name for v in self.offsets))
+        if self.groups:
+            lines.append("group-level blocks:")
+            for b in self.groups:
+                n = len(b.terms) + int(b.intercept)
+                kind = ("correlated (LKJ prior on the correlation)" if b.correlated and n > 1
+                        else "independent")
+                lines.append(f"  ({b.lme4()})  {kind}")
+        lines.append(f"bambi:     {self.bambi_formula}")
+        derived = [v for v in self.variables.values() if v.column != v.name]
+        if derived:
+            lines.append("columns:   " + ", ".join(f"{v.column} = {v.name}" for v in derived))
+        for note in self.notes:
+            lines.append(f"note:      {note}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.describe()
