@@ -415,8 +415,11 @@ class _Translator:
         )
         for t in fixed:
             if set(t.variables) & response_names:
+                name = next(iter(set(t.variables) & response_names))
+                at = self.text.find(name, self.text.index("~"))
                 raise FormulaError(
-                    f"the response '{response.variable.name}' is also a predictor", self.text
+                    f"the response '{name}' is also a predictor; remove it from the right of '~'",
+                    self.text, at if at >= 0 else None, len(name),
                 )
         seen: dict[tuple[str, str], GroupBlock] = {}
         for block in rhs.blocks:
