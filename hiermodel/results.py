@@ -165,12 +165,17 @@ class Fit:
     # -- predictions --------------------------------------------------------------------------
     def predict(self, newdata: pd.DataFrame | None = None, re_form: str | None = None,
                 allow_new_levels: bool = False, kind: str = "mean", summary: bool = True,
-                prob: float = 0.95, seed: int | None = None) -> Any:
-        """Posterior predictions; see :func:`hiermodel.predict.predict`."""
+                prob: float = 0.95, seed: int | None = None,
+                new_levels: str = "sample") -> Any:
+        """Posterior predictions; see :func:`hiermodel.predict.predict`.
+
+        ``new_levels="sample"`` draws effects of unseen group levels from the fitted
+        (co)variance; ``"zero"`` sets them to zero (lme4's ``allow.new.levels`` behaviour).
+        """
         from hiermodel.predict import predict
 
         return predict(self, newdata, re_form=re_form, allow_new_levels=allow_new_levels,
-                       kind=kind, summary=summary, prob=prob, seed=seed)
+                       kind=kind, summary=summary, prob=prob, seed=seed, new_levels=new_levels)
 
     # -- diagnostics and reports --------------------------------------------------------------
     def diagnostics(self) -> dict[str, float]:

@@ -36,13 +36,29 @@ def pymc_class(dist: str) -> Any:
         raise BuildError(f"prior distribution '{dist}' has no PyMC counterpart here") from None
 
 
-def vector_rv(name: str, priors: Sequence[Any], dims: str | None = None) -> pt.TensorVariable:
+def stacked_dist(priors: Sequence[Any]) -> Any | None:
+    """One unregistered vector ``.dist`` for priors of a single family, else None.
+
+    Used as ``sd_dist`` of :class:`pymc.LKJCholeskyCov`, which needs one distribution for the
+    whole SD vector.
+    """
+    keys = {(p.dist, tuple(p.kwargs)) for p in priors}
+    if len(keys) != 1:
+        return None
+    dist, names = next(iter(keys))
+    kwargs = {k: np.array([p.kwargs[k] for p in priors], dtype=float) for k in names}
+    return pymc_class(dist).dist(**kwargs, shape=len(priors))
+
+
+def vector_rv(name: str, priors: Sequence[Any], dims: str | None = None,
+              vector: bool = False) -> pt.TensorVariable:
     """One RV per prior family; a vector with per-element parameters when families agree.
 
     A scalar prior list without ``dims`` gives a scalar RV. Mixed families give one RV per
     family and a Deterministic ``name`` that puts the elements back in order.
     """
-    if dims is None:
+    size: dict[str, Any] = {"dims": dims} if dims is not None else {"shape": len(priors)}
+    if dims is None and not vector:
         if len(priors) != 1:
             raise BuildError(f"internal: scalar RV '{name}' with {len(priors)} priors")
         p = priors[0]
@@ -53,7 +69,7 @@ def vector_rv(name: str, priors: Sequence[Any], dims: str | None = None) -> pt.T
     if len(families) == 1:
         (dist, keys), _ = next(iter(families.items()))
         kwargs = {k: np.array([p.kwargs[k] for p in priors], dtype=float) for k in keys}
-        return pymc_class(dist)(name, dims=dims, **kwargs)
+        return pymc_class(dist)(name, **size, **kwargs)
     parts: list[pt.TensorVariable] = []
     order: list[int] = []
     for j, ((dist, keys), idx) in enumerate(families.items()):
@@ -62,7 +78,9 @@ def vector_rv(name: str, priors: Sequence[Any], dims: str | None = None) -> pt.T
         order.extend(idx)
     stacked = pt.concatenate(parts)
     inverse = np.argsort(np.asarray(order))
+    if dims is None:
+        return pm.Deterministic(name, stacked[inverse])
     return pm.Deterministic(name, stacked[inverse], dims=dims)
 
 
-__all__ = ["pymc_class", "vector_rv"]
+__all__ = ["pymc_class", "stacked_dist", "vector_rv"]
