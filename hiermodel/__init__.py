@@ -12,6 +12,10 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from hiermodel import datasets, priors
+# Stage modules whose names are also public functions (hiermodel.fit the module vs hm.fit the
+# function): import them first, so the functions bound below win and a later lazy import of
+# the module cannot rebind the package attribute.
+from hiermodel import fit as _fit_stage  # noqa: F401  (see comment above)
 from hiermodel.errors import (
     BuildError,
     CompareError,

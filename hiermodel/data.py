@@ -141,6 +141,10 @@ def prepare_data(
             _check_finite(var, values, data)
             if var.categorical and not isinstance(values.dtype, pd.CategoricalDtype):
                 values = pd.Categorical(values)
+            elif pd.api.types.is_bool_dtype(values):
+                # R treats a logical predictor as a factor with levels FALSE < TRUE, so lme4
+                # names its coefficient "xTRUE"; formulae would treat it as numeric 0/1.
+                values = pd.Categorical(values, categories=[False, True])
         frame[var.column] = values
 
     levels: tuple[str, str] | None = None
