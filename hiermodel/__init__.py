@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from hiermodel.formula.terms import ModelTerms
+    from hiermodel.predictive import PriorPredictive
     from hiermodel.results import Fit
 
 try:
@@ -92,6 +93,27 @@ def fit(
                      backend=backend, target_accept=target_accept, progressbar=progressbar)
 
 
+def prior_predictive(
+    formula: str,
+    data: pd.DataFrame,
+    family: str | Family = "gaussian",
+    link: str | None = None,
+    priors: Any = "weakly_informative",
+    draws: int = 200,
+    seed: int | None = None,
+    dropna: bool = False,
+    center_predictors: bool = True,
+) -> PriorPredictive:
+    """Simulate responses from the priors alone and compare them with the data.
+
+    ``pp = hm.prior_predictive("y ~ x + (1|g)", df, priors="wide")``; ``print(pp)`` shows
+    quantiles of observed vs simulated responses, ``pp.plot()`` overlays their densities.
+    """
+    built = model(formula, data, family=family, link=link, priors=priors, dropna=dropna,
+                  center_predictors=center_predictors)
+    return built.prior_predictive(draws=draws, seed=seed)  # type: ignore[no-any-return]
+
+
 __all__ = [
     "BuildError",
     "CompareError",
@@ -112,6 +134,7 @@ __all__ = [
     "fit",
     "get_family",
     "model",
+    "prior_predictive",
     "priors",
     "set_prior",
     "translate",

@@ -97,11 +97,11 @@ class Model:
 
         return sample(self, **kwargs)
 
-    def prior_predictive(self, draws: int = 500, seed: int | None = None) -> Any:
-        """Draws from the prior predictive, with a plot against the observed response."""
-        from hiermodel.fit import prior_predictive
+    def prior_predictive(self, draws: int = 200, seed: int | None = None) -> Any:
+        """Prior predictive draws vs the observed response (``.summary()``, ``.plot()``)."""
+        from hiermodel.predictive import prior_predictive_check
 
-        return prior_predictive(self, draws=draws, seed=seed)
+        return prior_predictive_check(self, draws=draws, seed=seed)
 
     def __repr__(self) -> str:
         return (

@@ -162,6 +162,10 @@ class Fit:
         """The prior of every parameter and where it came from (template, override, auto)."""
         return self.model.prior_table
 
+    def prior_predictive(self, draws: int = 200, seed: int | None = None) -> Any:
+        """Prior predictive draws vs the observed response (``.summary()``, ``.plot()``)."""
+        return self.model.prior_predictive(draws=draws, seed=seed)
+
     # -- predictions --------------------------------------------------------------------------
     def predict(self, newdata: pd.DataFrame | None = None, re_form: str | None = None,
                 allow_new_levels: bool = False, kind: str = "mean", summary: bool = True,
