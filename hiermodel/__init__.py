@@ -1,7 +1,8 @@
 """hiermodel: Bayesian hierarchical models from lme4 formulas, through Bambi into PyMC.
 
 >>> import hiermodel as hm
->>> fit = hm.fit("Reaction ~ Days + (Days|Subject)", data=hm.datasets.sleepstudy())  # doctest: +SKIP
+>>> df = hm.datasets.sleepstudy()
+>>> fit = hm.fit("Reaction ~ Days + (Days|Subject)", data=df)  # doctest: +SKIP
 >>> print(fit.summary())  # doctest: +SKIP
 """
 
@@ -12,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from hiermodel import datasets, priors
+
 # Stage modules whose names are also public functions (hiermodel.fit the module vs hm.fit the
 # function): import them first, so the functions bound below win and a later lazy import of
 # the module cannot rebind the package attribute.

@@ -78,7 +78,9 @@ def _check_finite(var: Variable, values: pd.Series, data: pd.DataFrame) -> None:
     )
 
 
-def _encode_binary(values: pd.Series, label: str, family: Family) -> tuple[pd.Series, tuple[str, str]]:
+def _encode_binary(
+    values: pd.Series, label: str, family: Family
+) -> tuple[pd.Series, tuple[str, str]]:
     """R's rule: the first level (categorical order, else sorted) is failure, the other success."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         levels = [lv for lv in values.cat.categories if (values == lv).any()]

@@ -134,7 +134,9 @@ def get_family(name: str | Family, link: str | None = None) -> Family:
     )
 
 
-def check_response(family: Family, y: np.ndarray, label: str, trials: np.ndarray | None = None) -> None:
+def check_response(
+    family: Family, y: np.ndarray, label: str, trials: np.ndarray | None = None
+) -> None:
     """Raise :class:`FamilyError` when ``y`` cannot come from ``family``.
 
     ``label`` names the response in messages (its formula text).

@@ -81,7 +81,7 @@ class Summary:
         vc = self.varcorr
         if vc.empty:
             return ""
-        pct = int(round(self.prob * 100))
+        pct = round(self.prob * 100)
         rows = []
         info = self.fit.model.info
         for group, terms in info.group_terms.items():
@@ -109,7 +109,7 @@ class Summary:
         fe = self.fixef
         if fe.empty:
             return " (none)"
-        pct = int(round(self.prob * 100))
+        pct = round(self.prob * 100)
         df = pd.DataFrame({
             "": fe.index,
             "Estimate": [_fmt(v) for v in fe["mean"]],
@@ -127,7 +127,8 @@ class Summary:
         prepared = model.prepared
         s = fit.sampler
         fam = model.family
-        kind = "linear" if fam.name == "gaussian" and fam.link == "identity" else "generalized linear"
+        gaussian = fam.name == "gaussian" and fam.link == "identity"
+        kind = "linear" if gaussian else "generalized linear"
         lines = [
             f"Bayesian {kind} mixed model fit by hiermodel (NUTS via {s.get('backend')}: "
             f"{s.get('chains')} chains x {s.get('draws')} draws after {s.get('tune')} tuning)",

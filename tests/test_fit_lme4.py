@@ -74,7 +74,8 @@ def test_sleepstudy_correlated_accessors(sleep_corr: hm.results.Fit,
     assert "308" in post["r_Subject"].coords["Subject"].values
     import arviz as az
 
-    assert "cor_Subject[Intercept__Days]" in az.summary(sleep_corr.idata, var_names=["cor_Subject"]).index
+    table = az.summary(sleep_corr.idata, var_names=["cor_Subject"])
+    assert "cor_Subject[Intercept__Days]" in table.index
     # predict: new subjects drawn from the fitted covariance vs set to zero (lme4's default)
     new = pd.DataFrame({"Days": [0.0, 9.0], "Subject": ["new", "new"]})
     zero = sleep_corr.predict(new, allow_new_levels=True, new_levels="zero", kind="mean")

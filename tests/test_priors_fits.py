@@ -21,7 +21,8 @@ def test_shipped_templates_are_listed() -> None:
 @pytest.mark.parametrize("template", TEMPLATES)
 @pytest.mark.parametrize(
     ("dataset", "formula"),
-    [("sleepstudy", "Reaction ~ Days + (Days|Subject)"), ("radon", "log_radon ~ floor + (1|county)")],
+    [("sleepstudy", "Reaction ~ Days + (Days|Subject)"),
+     ("radon", "log_radon ~ floor + (1|county)")],
 )
 def test_template_samples(template: str, dataset: str, formula: str,
                           request: pytest.FixtureRequest) -> None:

@@ -136,7 +136,10 @@ def _full_dummies(
 
 
 def _block_design(
-    block: GroupBlock, group_terms: dict[str, Any], prepared: PreparedData, col_to_name: dict[str, str]
+    block: GroupBlock,
+    group_terms: dict[str, Any],
+    prepared: PreparedData,
+    col_to_name: dict[str, str],
 ) -> BlockDesign:
     names = block.bambi_terms()
     missing = [n for n in names if n not in group_terms]

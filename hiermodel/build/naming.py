@@ -6,7 +6,10 @@ import re
 
 
 def safe(name: str) -> str:
-    """A name safe for PyMC, NetCDF and ArviZ: ``a:b`` -> ``a_b``, ``(Intercept)`` -> ``Intercept``."""
+    """A name safe for PyMC, NetCDF and ArviZ.
+
+    ``a:b`` -> ``a_b``, ``(Intercept)`` -> ``Intercept``.
+    """
     if name == "(Intercept)":
         return "Intercept"
     out = re.sub(r"[^0-9A-Za-z_.]+", "_", name).strip("_")

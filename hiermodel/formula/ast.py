@@ -68,7 +68,7 @@ class Dot:
     span: Span
 
 
-Expr = Union[Name, Number, Call, BinOp, Unary, Paren, Dot]
+Expr = Union[Name, Number, Call, BinOp, Unary, Paren, Dot]  # noqa: UP007 (recursive alias)
 
 
 @dataclass(frozen=True)

@@ -357,7 +357,7 @@ class _Translator:
             inner = self.grouping_factors(expr.right)
             if len(inner) != 1:
                 raise self.error("the right side of '/' must be a single factor", expr.right)
-            return outer + [outer[-1] + inner[0]]
+            return [*outer, outer[-1] + inner[0]]
         if isinstance(expr, BinOp) and expr.op == "+":
             raise self.error(
                 "a grouping factor must be one factor; write one term per factor, e.g. "
