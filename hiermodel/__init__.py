@@ -113,7 +113,7 @@ def prior_predictive(
     """
     built = model(formula, data, family=family, link=link, priors=priors, dropna=dropna,
                   center_predictors=center_predictors)
-    return built.prior_predictive(draws=draws, seed=seed)  # type: ignore[no-any-return]
+    return built.prior_predictive(draws=draws, seed=seed)
 
 
 __all__ = [

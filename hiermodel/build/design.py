@@ -271,12 +271,12 @@ def build_design(prepared: PreparedData) -> ModelDesign:
     blocks: list[BlockDesign] = []
     group_terms = dict(design.group.terms) if design.group is not None else {}
     notes: list[str] = []
-    for block in terms.groups:
-        bd = _block_design(block, group_terms, prepared, col_to_name)
+    for gblock in terms.groups:
+        bd = _block_design(gblock, group_terms, prepared, col_to_name)
         if not np.allclose(evaluate_recipes(bd.recipes, frame), bd.Z):
             raise BuildError(f"internal: group design recipes disagree for {bd.terms}")
         blocks.append(bd)
-        for name in block.bambi_terms():
+        for name in gblock.bambi_terms():
             prior = _bambi_prior(component.terms[name].prior) if name in component.terms else None
             expr = name.split("|")[0]
             for lab in bd.terms:

@@ -182,11 +182,11 @@ def build_graph(
                              [priors.get("Intercept")])
             eta = eta + icpt
         if X.shape[1]:
-            b = vector_rv("b", [priors.get("b", name) for name in design.x_names], dims="coef")
+            beta = vector_rv("b", [priors.get("b", name) for name in design.x_names], dims="coef")
             Xr = rows(X) - x_mean
-            eta = eta + pt.dot(Xr, b)
+            eta = eta + pt.dot(Xr, beta)
             if centered:
-                pm.Deterministic("Intercept", icpt - pt.dot(x_mean, b))
+                pm.Deterministic("Intercept", icpt - pt.dot(x_mean, beta))
         for group, blocks in by_group.items():
             eta = eta + _group_effects(design, group, blocks, priors, options, info, rows)
         if design.offset is not None and (cells is None or family.name != "poisson"):
