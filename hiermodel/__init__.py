@@ -34,12 +34,15 @@ from hiermodel.errors import (
 from hiermodel.families import Family, get_family
 from hiermodel.model import Model, PriorSpec, default_priors, model
 from hiermodel.priors import set_prior
+from hiermodel.spec import Spec, load_spec
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from hiermodel.formula.terms import ModelTerms
+    from hiermodel.compare import Comparison
     from hiermodel.predictive import PriorPredictive
+    from hiermodel.runs import RunFit
     from hiermodel.results import Fit
 
 try:
@@ -116,6 +119,31 @@ def prior_predictive(
     return built.prior_predictive(draws=draws, seed=seed)
 
 
+def compare(formula: str, data: pd.DataFrame, **kwargs: Any) -> Comparison:
+    """Fit the pooled, unpooled and hierarchical variants of ``formula`` and compare them.
+
+    See :func:`hiermodel.compare.compare` for the options and ``docs/compare.md`` for the rules.
+    """
+    from hiermodel.compare import compare as _compare
+
+    return _compare(formula, data, **kwargs)
+
+
+def run_spec(spec: Spec | str, refit: bool = False, strict: bool = False, **kwargs: Any) -> RunFit:
+    """Fit a spec file into its run directory, reusing a stored run when spec and data are
+    unchanged (see :func:`hiermodel.runs.run_spec`)."""
+    from hiermodel.runs import run_spec as _run_spec
+
+    return _run_spec(spec, refit=refit, strict=strict, **kwargs)
+
+
+def load_run(path: str) -> RunFit:
+    """A stored run as a fit object (``summary``, ``fixef``, ...) without refitting."""
+    from hiermodel.runs import load_run as _load_run
+
+    return _load_run(path)
+
+
 __all__ = [
     "BuildError",
     "CompareError",
@@ -128,16 +156,21 @@ __all__ = [
     "Model",
     "PriorError",
     "PriorSpec",
+    "Spec",
     "RunError",
     "SpecError",
     "__version__",
+    "compare",
     "datasets",
     "default_priors",
     "fit",
     "get_family",
+    "load_run",
+    "load_spec",
     "model",
     "prior_predictive",
     "priors",
+    "run_spec",
     "set_prior",
     "translate",
 ]

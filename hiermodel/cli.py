@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -84,7 +85,6 @@ def _load_all(paths: Sequence[str]) -> list[Any]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate specs, load their data and build their models (no sampling)."""
-    from hiermodel.runs import run_dir
     from hiermodel.spec import load_spec
 
     errors = []
@@ -101,7 +101,7 @@ def cmd_check(args: argparse.Namespace) -> int:
               f"{built.prepared.n} observations of {len(frame)} rows; priors '{template}'"
               + (f" + {n_over} override(s)" if n_over else "")
               + f"; {spec.sampler.chains} chains x {spec.sampler.draws} draws; run dir "
-              f"{run_dir(spec)})")
+              f"{spec.output_dir / 'fit'})")
     if errors:
         raise SpecError("\n".join(errors))
     return EXIT_OK
@@ -109,29 +109,26 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit each spec into its run directory (reusing unchanged runs)."""
-    from hiermodel.runs import run_spec
+    specs = _load_all(args.specs)  # validate every spec before importing PyMC or sampling
+    from hiermodel.runs import diagnostics_error, run_spec
 
-    specs = _load_all(args.specs)
     several = len(specs) > 1
     say = _progress(args.quiet)
     failed: list[str] = []
     for i, spec in enumerate(specs, start=1):
         if say is not None and several:
             say(f"[{i}/{len(specs)}] {spec.label}")
-        try:
-            fit = run_spec(spec, refit=args.refit, strict=args.strict, progress=say,
-                           out=_out_for(args.out, spec, several),
-                           progressbar=_progressbar(args.quiet))
-        except DiagnosticsError as exc:
-            failed.append(str(exc))
-            if say is not None:
-                say(f"error: {exc}")
-            continue
+        fit = run_spec(spec, refit=args.refit, progress=say,
+                       out=_out_for(args.out, spec, several),
+                       progressbar=_progressbar(args.quiet))
         if several:
             print(f"== {spec.label} ({fit.run_dir})")
         print(str(fit.summary()).rstrip("\n"))
         if several and i < len(specs):
             print()
+        diag = fit.diagnostics()
+        if args.strict and not diag.get("ok", False):
+            failed.append(str(diagnostics_error(spec.label, diag, fit.run_dir)))
     if failed:
         raise DiagnosticsError("\n".join(failed))
     return EXIT_OK
@@ -139,9 +136,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Pooled vs unpooled vs hierarchical variants of a spec's model."""
+    (spec,) = _load_all([args.spec])
     from hiermodel.runs import run_compare
 
-    (spec,) = _load_all([args.spec])
     comparison = run_compare(spec, out=args.out, progress=_progress(args.quiet),
                              progressbar=_progressbar(args.quiet))
     print(str(comparison).rstrip("\n"))
@@ -300,11 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _quiet_libraries() -> None:
-    import warnings
-
-    for name in ("pymc", "pytensor", "bambi", "formulae", "arviz"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore")
+    """--quiet: no log messages below ERROR (PyMC resets its logger's level on import, so a
+    per-logger level would not stick) and no Python warnings (reset when :func:`main`
+    returns)."""
+    logging.disable(logging.WARNING)
+    warnings.simplefilter("ignore")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -321,10 +318,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = logging.getLogger("hiermodel")
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
-    if getattr(args, "quiet", False):
-        _quiet_libraries()
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            if getattr(args, "quiet", False):
+                _quiet_libraries()
+            return int(args.func(args))
     except HiermodelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
@@ -333,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         root.removeHandler(handler)
+        logging.disable(logging.NOTSET)
 
 
 __all__ = ["EXIT_DIAGNOSTICS", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "build_parser",

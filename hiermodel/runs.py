@@ -150,7 +150,8 @@ def _problems(diag: dict[str, Any]) -> str:
     return ", ".join(problems(diag)) or "not ok"
 
 
-def _diagnostics_error(label: str, diag: dict[str, Any], run_dir: Path) -> DiagnosticsError:
+def diagnostics_error(label: str, diag: dict[str, Any], run_dir: Path) -> DiagnosticsError:
+    """The :class:`DiagnosticsError` (exit code 2) for a run that failed the diagnostics."""
     return DiagnosticsError(
         f"{label}: diagnostics failed ({_problems(diag)}: max R-hat "
         f"{diag.get('max_rhat', float('nan')):.3f}, min bulk ESS "
@@ -225,9 +226,9 @@ def find_run(path: str | Path, kind: str = "fit") -> Path:
     ``path/<kind>`` (so the spec's output directory works too)."""
     p = Path(path).expanduser()
     if (p / MANIFEST).is_file():
-        return p
+        return p.resolve()
     if (p / kind / MANIFEST).is_file():
-        return p / kind
+        return (p / kind).resolve()
     if not p.exists():
         raise RunError(f"run directory {path} not found")
     if not p.is_dir():
@@ -275,14 +276,14 @@ class RunFit(Fit):
         self.prob = float(self.manifest.get("prob", PROB))
 
     # -- lazily loaded pieces -------------------------------------------------------------------
-    @property  # type: ignore[override]
-    def model(self) -> Model:
+    @property
+    def model(self) -> Model:  # type: ignore[override]
         """The model, rebuilt from the stored spec (no sampling) on first use."""
         if self._model is None:
             self._model = rebuild_model(self.run_dir, self.manifest)
         return self._model
 
-    @property  # type: ignore[override]
+    @property
     def idata(self) -> az.InferenceData:
         """The posterior from ``posterior.nc``, loaded on first use."""
         if self._idata is None:
@@ -360,7 +361,8 @@ class RunFit(Fit):
 
     def summary(self, prob: float = PROB) -> Any:
         if self._stored(prob):
-            return StoredSummary((self.run_dir / "summary.txt").read_text(encoding="utf-8"))
+            text = (self.run_dir / "summary.txt").read_text(encoding="utf-8")
+            return StoredSummary(text.rstrip("\n"))
         return super().summary(prob)
 
     def __repr__(self) -> str:
@@ -475,7 +477,7 @@ def run_spec(spec: Spec | str | Path, refit: bool = False, strict: bool = False,
         result = RunFit(target, manifest, reused=True)
         diag = result.diagnostics()
         if strict and not diag.get("ok", False):
-            raise _diagnostics_error(spec.label, diag, target)
+            raise diagnostics_error(spec.label, diag, target)
         return result
 
     t1 = time.perf_counter()
@@ -499,7 +501,7 @@ def run_spec(spec: Spec | str | Path, refit: bool = False, strict: bool = False,
                    f"{'ok' if diag['ok'] else 'CHECK: ' + _problems(diag)})")
     result = RunFit(target, manifest, fit=fit)
     if strict and not diag.get("ok", False):
-        raise _diagnostics_error(spec.label, diag, target)
+        raise diagnostics_error(spec.label, diag, target)
     return result
 
 
@@ -583,7 +585,7 @@ def write_run(fit: Fit, spec: Spec, target: Path, *, spec_hash: str, data_digest
                          "dir": str(spec.directory), "name": spec.name},
                 "spec_hash": spec_hash,
                 "data_hash": data_digest,
-                "data": {"rows": int(len(frame)) if frame is not None else None,
+                "data": {"rows": len(frame) if frame is not None else None,
                          "observations": int(prepared.n),
                          "columns": [str(c) for c in frame.columns] if frame is not None
                          else None},
@@ -600,7 +602,7 @@ def write_run(fit: Fit, spec: Spec, target: Path, *, spec_hash: str, data_digest
                 "groups": groups,
                 "plots": plots,
                 "versions": package_versions(),
-                "files": sorted(p.name for p in tmp.iterdir()) + [MANIFEST],
+                "files": [*sorted(p.name for p in tmp.iterdir()), MANIFEST],
             }
             _write_json(tmp / MANIFEST, manifest)
     except OSError as exc:
@@ -664,7 +666,7 @@ def run_compare(spec: Spec | str | Path, out: str | Path | None = None,
                 "backend": s.backend,
                 "seconds": time.perf_counter() - t0,
                 "versions": package_versions(),
-                "files": sorted(p.name for p in written) + ["spec.toml", MANIFEST],
+                "files": [*sorted(p.name for p in written), "spec.toml", MANIFEST],
             })
     except OSError as exc:
         raise RunError(f"cannot write comparison {target}: {exc}") from exc
@@ -678,6 +680,7 @@ __all__ = [
     "atomic_dir",
     "compare_dir",
     "data_hash",
+    "diagnostics_error",
     "find_run",
     "load_run",
     "output_dir",

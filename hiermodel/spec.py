@@ -49,11 +49,12 @@ from hiermodel.errors import (
     SpecError,
     did_you_mean,
 )
+from hiermodel.model import PriorSpec
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hiermodel.model import Model, PriorSpec
+    from hiermodel.model import Model
 
 log = logging.getLogger("hiermodel.spec")
 
@@ -83,6 +84,17 @@ _FALSE = {"false", "f", "no", "n", "0"}
 
 
 # -- the parsed spec ----------------------------------------------------------------------------
+
+class SpecPriors(PriorSpec):
+    """A :class:`~hiermodel.model.PriorSpec` that prints briefly: ``template 'x' + 2
+    override(s)`` (reports show ``str(priors)``)."""
+
+    def __str__(self) -> str:
+        t = self.template
+        name = getattr(t, "name", None) or (t.name if isinstance(t, Path) else str(t))
+        n = len(self.overrides)
+        return f"template '{name}'" + (f" + {n} override(s)" if n else "")
+
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -253,9 +265,8 @@ class Spec:
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
 
     # -- what the API needs ---------------------------------------------------------------------
-    def prior_spec(self) -> PriorSpec:
+    def prior_spec(self) -> SpecPriors:
         """The ``priors=`` argument for :func:`hm.model` / :func:`hm.fit`."""
-        from hiermodel.model import PriorSpec
         from hiermodel.priors import load_template_from_dict, set_prior
 
         p = self.priors
@@ -273,7 +284,7 @@ class Spec:
         for i, o in enumerate(p.overrides, start=1):
             with self._located(f"[[priors.override]] #{i}"):
                 overrides.append(set_prior(o.prior, o.cls, o.term, o.group))
-        return PriorSpec(template=template, overrides=tuple(overrides))
+        return SpecPriors(template=template, overrides=tuple(overrides))
 
     def model_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`hm.model` (everything but formula and data)."""
@@ -953,6 +964,7 @@ __all__ = [
     "PriorsSpec",
     "SamplerSpec",
     "Spec",
+    "SpecPriors",
     "load_spec",
     "parse_spec",
 ]

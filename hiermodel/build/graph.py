@@ -187,8 +187,17 @@ def build_graph(
             eta = eta + pt.dot(Xr, beta)
             if centered:
                 pm.Deterministic("Intercept", icpt - pt.dot(x_mean, beta))
+        # The first centered group with an intercept is centered *around* the intercept
+        # (a_j ~ Normal(Intercept, sd), like the talk's county_intercept ~ Normal(ic_mu, ...)):
+        # with r_j ~ Normal(0, sd) instead, Intercept and the mean of the r_j are nearly
+        # unidentified apart when levels carry much data, and NUTS mixes slowly.
+        mean_icpt = icpt if design.has_intercept else None
         for group, blocks in by_group.items():
-            eta = eta + _group_effects(design, group, blocks, priors, options, info, rows)
+            contribution, used = _group_effects(design, group, blocks, priors, options, info,
+                                                rows, mean_icpt)
+            eta = eta + contribution
+            if used:
+                mean_icpt = None
         if design.offset is not None and (cells is None or family.name != "poisson"):
             eta = eta + rows(design.offset)
         aux = {a: vector_rv(a, [priors.get(a)]) for a in family.aux}
@@ -207,7 +216,8 @@ def _group_effects(
     options: BuildOptions,
     info: BuildInfo,
     rows: Any,
-) -> Any:
+    mean_icpt: Any = None,
+) -> tuple[Any, bool]:
     gdim, tdim, cdim = group_dims(group)
     g = safe(group)
     choice, reason = choose_parametrization(design, group, blocks, options.parametrization)
@@ -226,6 +236,7 @@ def _group_effects(
     sd_parts: list[Any] = []
     start = 0
     cor_parts: list[Any] = []
+    shifted = False
     for i, block in enumerate(blocks):
         k = block.k
         suffix = "" if len(blocks) == 1 else f"_{i + 1}"
@@ -259,7 +270,14 @@ def _group_effects(
             info.latent.append(f"lkj_{g}{suffix}")
             cor_parts.append(corr[iu])
             if choice == "centered":
-                r_b = pm.MvNormal(f"r_{g}{suffix}", mu=pt.zeros(k), chol=chol, **shape_kw)
+                mu_b, shift = _block_mean(block, k, mean_icpt if not shifted else None)
+                if shift is None:
+                    r_b = pm.MvNormal(f"r_{g}{suffix}", mu=mu_b, chol=chol, **shape_kw)
+                else:
+                    a_b = pm.MvNormal(f"a_{g}{suffix}", mu=mu_b, chol=chol, shape=(n_levels, k))
+                    info.latent.append(f"a_{g}{suffix}")
+                    r_b = a_b - shift
+                    shifted = True
             else:
                 z = pm.Normal(f"z_{g}{suffix}", 0.0, 1.0, shape=(n_levels, k))
                 r_b = pt.dot(z, chol.T)
@@ -270,7 +288,14 @@ def _group_effects(
                 sd_b = vector_rv(f"sd_{g}{suffix}", block_priors, vector=True)
                 info.latent.append(f"sd_{g}{suffix}")
             if choice == "centered":
-                r_b = pm.Normal(f"r_{g}{suffix}", 0.0, sd_b, **shape_kw)
+                mu_b, shift = _block_mean(block, k, mean_icpt if not shifted else None)
+                if shift is None:
+                    r_b = pm.Normal(f"r_{g}{suffix}", 0.0, sd_b, **shape_kw)
+                else:
+                    a_b = pm.Normal(f"a_{g}{suffix}", mu_b, sd_b, shape=(n_levels, k))
+                    info.latent.append(f"a_{g}{suffix}")
+                    r_b = a_b - shift
+                    shifted = True
             else:
                 z = pm.Normal(f"z_{g}{suffix}", 0.0, 1.0, shape=(n_levels, k))
                 r_b = z * sd_b
@@ -281,7 +306,9 @@ def _group_effects(
         pm.Deterministic(f"sd_{g}", pt.concatenate(sd_parts), dims=tdim)
     if cor_parts:
         pm.Deterministic(f"cor_{g}", pt.concatenate(cor_parts), dims=cdim)
-    if len(parts) == 1 and choice == "centered":
+    if shifted:
+        info.parametrization_reason[group] += "; level intercepts centered on (Intercept)"
+    if len(parts) == 1 and choice == "centered" and not shifted:
         r = parts[0]
     else:
         r = pm.Deterministic(f"r_{g}", pt.concatenate(parts, axis=1), dims=(gdim, tdim))
@@ -297,7 +324,18 @@ def _group_effects(
         else:
             contribution = contribution + pt.sum(rb * Z, axis=1)
         start += k
-    return contribution
+    return contribution, shifted
+
+
+def _block_mean(block: BlockDesign, k: int, icpt: Any) -> tuple[Any, Any]:
+    """(mean vector, shift) for a centered block: around the intercept when given and the
+    block starts with one, else (0, None)."""
+    if icpt is None or block.terms[0] != "(Intercept)":
+        return pt.zeros(k) if k > 1 else 0.0, None
+    if k == 1:
+        return icpt, icpt
+    mu = pt.concatenate([pt.reshape(icpt, (1,)), pt.zeros(k - 1)])
+    return mu, mu
 
 
 def _compressed_likelihood(family: Any, eta: Any, cells: Cells, aux: dict[str, Any]) -> None:
