@@ -1,4 +1,8 @@
-"""Chunked PSIS-LOO equals ArviZ's az.loo on the full log-likelihood matrix, per observation."""
+"""Chunked PSIS-LOO equals ArviZ's az.loo on the full log-likelihood matrix, per observation.
+
+Also: the vectorized Pareto smoothing equals az.psislw row by row (no MCMC), and computing
+identical observations once (same compressed cell and response) changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from hiermodel.compare.loo import compare_loo, loo
+from hiermodel.compare.loo import compare_loo, distinct_rows, loo, psis
 from hiermodel.model import model
 from hiermodel.pointwise import log_likelihood
 from hiermodel.results import Fit
-
-pytestmark = pytest.mark.fit
 
 loo_mod = importlib.import_module("hiermodel.compare.loo")
 
@@ -25,6 +27,31 @@ FAST = {"draws": 150, "tune": 200, "chains": 2, "seed": 5}
 
 def _fit(formula: str, data: pd.DataFrame) -> Fit:
     return model(formula, data).fit(**FAST)
+
+
+@pytest.mark.parametrize(("draws", "reff"), [(1000, 0.8), (400, 1.0), (3000, 0.35), (40, 1.0),
+                                            (12, 1.0)])
+def test_vectorized_psis_equals_arviz(draws: int, reff: float) -> None:
+    rng = np.random.default_rng(draws)
+    lr = rng.standard_t(3, size=(60, draws)) * rng.uniform(0.1, 4, size=(60, 1))
+    lr[0] = 0.0  # constant: no tail to fit
+    lr[1] = np.round(lr[1])  # ties at the cutoff: ArviZ's own path
+    lr[2, :5] = 60.0  # a few huge ratios: k > 0.7
+    lr[3] = np.where(rng.random(draws) < 0.5, -2000.0, 0.0)  # underflow below the cutoff
+    lw, k = psis(lr, reff)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref_lw, ref_k = az.psislw(lr, reff)
+    finite = np.isfinite(ref_k)
+    np.testing.assert_array_equal(np.isfinite(k), finite)
+    np.testing.assert_allclose(k[finite], ref_k[finite], rtol=1e-10, atol=1e-12)
+    # the LOO term of every row (which draw of a tie gets which smoothed weight is immaterial)
+    lp = -lr
+    ours = np.logaddexp.reduce(lw + lp, axis=1)
+    ref = np.logaddexp.reduce(ref_lw + lp, axis=1)
+    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-10)
+    if finite.any():  # with 12 draws every tail is too short to fit (k = inf, like ArviZ)
+        assert int(np.argmax(np.where(finite, k, -np.inf))) == 2
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +82,7 @@ def _direct(fit: Fit) -> az.ELPDData:
         return az.loo(idata, pointwise=True)
 
 
+@pytest.mark.fit
 def test_chunked_loo_equals_az_loo(fit: Fit, cells: pd.DataFrame,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[int] = []
@@ -80,6 +108,7 @@ def test_chunked_loo_equals_az_loo(fit: Fit, cells: pd.DataFrame,
     assert int(np.argmax(ours["pareto_k"].values)) == 0
 
 
+@pytest.mark.fit
 def test_loo_is_per_observation_even_when_the_fit_is_compressed(fit: Fit,
                                                                 cells: pd.DataFrame) -> None:
     info = fit.model.info
@@ -89,6 +118,7 @@ def test_loo_is_per_observation_even_when_the_fit_is_compressed(fit: Fit,
     assert loo(fit)["n_data_points"] == len(cells)
 
 
+@pytest.mark.fit
 def test_compare_table_matches_az_compare(fit: Fit, cells: pd.DataFrame) -> None:
     pooled = _fit("y ~ x", cells)
     ours = {"hierarchical": loo(fit, chunk=50), "pooled": loo(pooled, chunk=50)}
@@ -102,3 +132,29 @@ def test_compare_table_matches_az_compare(fit: Fit, cells: pd.DataFrame) -> None
     assert table.index[0] == "hierarchical"
     assert table.loc["hierarchical", "n_k_high"] == int(
         np.sum(ours["hierarchical"]["pareto_k"].values > 0.7))
+
+
+@pytest.mark.fit
+def test_identical_observations_are_computed_once_with_the_same_result() -> None:
+    """Discrete responses (like bags of maize) repeat within a cell: each distinct (cell, y)
+    pair is smoothed once and its LOO term copied to every row that has it."""
+    rng = np.random.default_rng(8)
+    g = np.repeat(["a", "b", "c"], 60)
+    x = np.tile([False, True], 90)
+    y = np.round(2 * (1.0 + 0.5 * x + rng.normal(0, 0.5, g.size))) / 2  # halves: many repeats
+    data = pd.DataFrame({"y": y, "x": x, "g": g})
+    f = _fit("y ~ x + (1|g)", data)
+    assert f.model.info.cells is not None
+    first, codes = distinct_rows(f)
+    assert len(first) < len(data) / 3
+    assert (y[first][codes] == y).all()  # every row maps to a representative with its y
+    ours = loo(f, chunk=7)
+    assert ours.attrs["distinct_rows"] == len(first)
+    ref = _direct(f)
+    assert ours["n_data_points"] == len(data)
+    for key in ("elpd_loo", "se", "p_loo"):
+        assert ours[key] == pytest.approx(ref[key], rel=1e-9), key
+    np.testing.assert_allclose(ours["loo_i"].values, ref["loo_i"].values, rtol=1e-9)
+    np.testing.assert_allclose(ours["pareto_k"].values, ref["pareto_k"].values, rtol=1e-9)
+    full = loo(f, dedupe=False)
+    np.testing.assert_allclose(full["loo_i"].values, ours["loo_i"].values, rtol=1e-12)

@@ -36,10 +36,63 @@ def result(data: pd.DataFrame) -> Comparison:
 @pytest.fixture(scope="module")
 def talk(data: pd.DataFrame) -> Comparison:
     """The talk's models: varying intercept, common hybrid effect; one parameter per county x
-    hybrid cell for the unpooled model."""
+    hybrid cell for the unpooled model (a logical is a factor, as in R: 60 cell means)."""
     return compare("log(maize_yield + 0.1) ~ used_hybrid_seeds + (1 | county)", data,
                    variants={"unpooled": "log(maize_yield + 0.1) ~ 0 + county:used_hybrid_seeds"},
-                   effect="used_hybrid_seeds", seed=4, **SETTINGS)
+                   seed=4, draws=300, tune=300, chains=2, logo=False)
+
+
+def _cell_means(data: pd.DataFrame) -> pd.DataFrame:
+    """Raw mean log yield per county and hybrid cell, their difference and the cell sizes."""
+    d = data.assign(ly=np.log(data["maize_yield"] + 0.1))
+    m = d.groupby(["county", "used_hybrid_seeds"], observed=True)["ly"].agg(["mean", "size"])
+    out = m["mean"].unstack()
+    out["diff"] = out[True] - out[False]
+    out["n_off"] = m["size"].unstack()[False]
+    out.index = out.index.astype(str)
+    return out
+
+
+def test_pooled_unpooled_hierarchical_estimates_match_the_data(result: Comparison,
+                                                                data: pd.DataFrame) -> None:
+    """Pooled = the overall mean difference; unpooled = each county's own mean difference;
+    hierarchical = in between, pulled toward the pooled value the most for small cells."""
+    ly = np.log(data["maize_yield"] + 0.1)
+    hyb = data["used_hybrid_seeds"].to_numpy()
+    overall = ly[hyb].mean() - ly[~hyb].mean()
+    t = result.tables["groups"].set_index("group")
+    assert t["effect_pooled"].iloc[0] == pytest.approx(overall, abs=0.01)
+    raw = _cell_means(data).reindex(t.index)
+    big = raw["n_off"] >= 20
+    np.testing.assert_allclose(t.loc[big, "effect_unpooled"], raw.loc[big, "diff"], atol=0.03)
+    # shrinkage toward the hierarchical population effect (~ the pooled one here)
+    u, h, m = (t[f"effect_{v}"].to_numpy()
+               for v in ("unpooled", "hierarchical", "hierarchical_population"))
+    assert m == pytest.approx(t["effect_pooled"].to_numpy(), abs=0.1)
+    between = (np.minimum(u, m) - 0.02 <= h) & (h <= np.maximum(u, m) + 0.02)
+    assert between.mean() >= 0.9, t.index[~between].tolist()
+    pf = t["pooling_effect"]
+    assert ((pf >= 0) & (pf <= 1)).all()
+    # smaller cells are pooled more: rank correlation of cell size and pooling factor < 0
+    n_small = np.minimum(t["n_off"], t["n_on"])
+    assert n_small.rank().corr(pf.rank()) < -0.3
+    assert pf["Nyandarua"] > pf.median()
+
+
+def test_talk_report_says_what_partial_pooling_buys(talk: Comparison) -> None:
+    text = str(talk)
+    head = text.split("Variants:")[0]
+    assert "What partial pooling buys:" in head
+    loo = talk.tables["loo"]
+    assert list(loo["elpd_loo"]) == sorted(loo["elpd_loo"], reverse=True)
+    assert loo.index[-1] == "pooled"  # ignoring the counties costs the most
+    assert f"{loo.index[0]} is best" in head
+    # a common hybrid effect: pooling acts on the county means, and the report says so
+    assert talk.pooling_quantity == "mean"
+    assert "one common used_hybrid_seeds effect" in head
+    assert "Pooling of the group mean" in head
+    assert "Nyandarua (n=" in head and "1 FALSE" in head  # its single non-hybrid row
+    assert "Machakos" in head and "Tharaka-Nithi" in head
 
 
 def test_talk_findings_are_flagged(result: Comparison) -> None:
@@ -100,3 +153,6 @@ def test_talk_models(talk: Comparison) -> None:
     assert t.loc["Tharaka-Nithi", "effect_unpooled"] == t["effect_unpooled"].max()
     # intercepts: the hierarchical estimate moves toward the pooled one most for small counties
     assert t.loc["Nyandarua", "pooling_intercept"] >= t.loc["Bungoma", "pooling_intercept"]
+    # the common effect is fully pooled by construction
+    assert (t["pooling_effect"] == 1.0).all()
+    assert talk.tables["variants"].set_index("variant").loc["unpooled", "n_coef"] == 60

@@ -116,16 +116,23 @@ def test_folds_exact_and_grouped_kfold() -> None:
     sizes = pd.Series({f"g{i}": n for i, n in enumerate([50, 40, 30, 20, 10, 5, 5])})
     folds, exact = assign_folds(sizes, max_groups=10, mode="auto", seed=1)
     assert exact and folds == [[g] for g in sizes.index]
+    # more groups than max_groups: grouped K-fold, K = folds (default 5, at most the groups)
     folds, exact = assign_folds(sizes, max_groups=3, mode="auto", seed=1)
+    assert not exact and len(folds) == 5
+    folds, exact = assign_folds(sizes, max_groups=3, mode="auto", seed=1, folds=3)
     assert not exact and len(folds) == 3
     assert sorted(g for f in folds for g in f) == sorted(sizes.index)
     loads = sorted(sum(sizes[g] for g in f) for f in folds)
     assert loads[-1] - loads[0] <= 10  # balanced by rows
-    assert assign_folds(sizes, 3, "kfold", seed=1) == assign_folds(sizes, 3, "kfold", seed=1)
+    assert assign_folds(sizes, 3, "kfold", seed=1, folds=3) == \
+        assign_folds(sizes, 3, "kfold", seed=1, folds=3)
+    assert len(assign_folds(sizes, 3, "kfold", folds=20)[0]) == 7  # at most one per group
     folds, exact = assign_folds(sizes, max_groups=3, mode="exact")
     assert exact and len(folds) == 7
     with pytest.raises(hm.CompareError):
         assign_folds(sizes, 3, mode="sometimes")
+    with pytest.raises(hm.CompareError, match="logo_folds"):
+        assign_folds(sizes, 3, mode="kfold", folds=1)
 
 
 def test_logo_summary_totals_and_paired_se() -> None:
@@ -154,3 +161,8 @@ def test_default_effect_is_something_that_varies_by_group() -> None:
     h = terms("y ~ h + (1|g)")
     assert default_effect(h, "g", [h, terms("y ~ h"), terms("y ~ 0 + g + h")]) is None
     assert default_effect(h, "g", [h, terms("y ~ 0 + g:h")]) == "h"
+    # the spec file's cell-means variant writes the effect as factor(h): same data column
+    assert default_effect(h, "g", [h, terms("y ~ 0 + g:factor(h)")]) == "h"
+    # a numeric grouping column wrapped in factor() is still the group
+    assert default_effect(h, "g", [h, terms("y ~ 0 + factor(g):h")]) == "h"
+    assert default_effect(h, "g", [h, terms("y ~ 0 + x:h")]) is None  # x is not the group

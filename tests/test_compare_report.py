@@ -46,8 +46,8 @@ def messages() -> list[str]:
 
 @pytest.fixture(scope="module")
 def result(messages: list[str]) -> Comparison:
-    return compare("y ~ x + (1 + x | g)", _data(), draws=200, tune=300, chains=2, seed=7,
-                   logo="kfold", logo_max_groups=2, logo_draws=150, logo_tune=200,
+    return compare("y ~ x + (1 + x | g)", _data(), draws=150, tune=200, chains=2, seed=7,
+                   logo="kfold", logo_folds=2, logo_draws=100, logo_tune=150,
                    progress=messages.append, keep_logo_fits=True,
                    fit_options={"parametrization": "noncentered"})
 
@@ -57,9 +57,22 @@ def test_variants_and_progress(result: Comparison, messages: list[str]) -> None:
                                "hierarchical": "y ~ x + (1 + x | g)"}
     assert result.kinds == {"pooled": "pooled", "unpooled": "unpooled",
                             "hierarchical": "hierarchical"}
-    assert messages[:3] == ["fitting pooled (1/3)", "fitting unpooled (2/3)",
-                            "fitting hierarchical (3/3)"]
+    fitting = [m for m in messages if m.startswith("fitting ")]
+    assert fitting == ["fitting pooled (1/3): y ~ x", "fitting unpooled (2/3): y ~ 0 + g + g:x",
+                       "fitting hierarchical (3/3): y ~ x + (1 + x | g)"]
+    assert any(m.startswith("leave-one-group-out: grouped 2-fold CV over 6 groups of 'g': "
+                            "6 refits") for m in messages)
     assert any(m.startswith("leave-one-group-out: refitting") for m in messages)
+    assert messages[-1].startswith("done in")
+
+
+def test_progress_true_prints_each_model(capsys: pytest.CaptureFixture[str]) -> None:
+    """progress=True prints which of the three models is being fitted (tiny, no LOGO)."""
+    compare("y ~ x + (1 | g)", _data(), draws=60, tune=60, chains=1, seed=1, logo=False,
+            progress=True)
+    out = capsys.readouterr().out
+    for i, name in enumerate(("pooled", "unpooled", "hierarchical"), start=1):
+        assert f"hiermodel compare: fitting {name} ({i}/3): " in out
 
 
 def test_known_flags(result: Comparison) -> None:
@@ -123,13 +136,16 @@ def test_logo_density_matches_direct_computation(result: Comparison) -> None:
                 mu = post["Intercept"].values[:, None] + b[0][:, None] * x[None, :]
             elif name == "unpooled":
                 # the new group's coefficients come from their prior: those of the training
-                # level that stands in for it (the first training row's group)
+                # level that stands in for it (the first training row's group); one prior
+                # sampling call per fold, one block of draws per held-out group
                 proxy = str(data[~data.g.isin(logo.folds[fold])].iloc[0]["g"])
                 recipes = fit.model.design.x_recipes
                 ci = next(j for j, r in enumerate(recipes) if r == (("g", proxy),))
                 cs = next(j for j, r in enumerate(recipes) if len(r) == 2 and r[0] == ("g", proxy))
                 assert set(group_x_columns(fit, ("g",))) >= {ci, cs}
-                bp = prior_coefficients(fit, s, int(rec["seed"]))
+                held = len(logo.folds[fold])
+                bp = prior_coefficients(fit, s * held, int(rec["prior_seed"]))
+                bp = bp.reshape(held, s, -1)[int(rec["prior_block"])]
                 mu = bp[:, [ci]] + bp[:, [cs]] * x[None, :]
             else:
                 mu = linear_predictor(fit, rows, allow_new_levels=True, seed=int(rec["seed"]))
@@ -157,11 +173,83 @@ def test_report_text_and_write(result: Comparison, tmp_path: Path) -> None:
         assert needle in text, needle
     written = result.write(tmp_path)
     names = {p.name for p in written}
-    for f in ("loo.csv", "groups.csv", "logo.csv", "variance.csv", "comparison.json",
-              "report.txt", "estimates_effect.png", "group_means.png", "loo.png"):
+    for f in ("loo.csv", "groups.csv", "pooling.csv", "estimates.csv", "logo.csv",
+              "variance.csv", "comparison.json", "report.txt", "report.md",
+              "estimates_effect.png", "shrinkage.png", "group_means.png", "loo.png"):
         assert f in names, f
     summary = json.loads((tmp_path / "comparison.json").read_text())
     assert {r["group"] for r in summary["flagged"]} >= {"solo", "rev"}
+    assert summary["summary"] == result.summary_lines()
     assert pd.read_csv(tmp_path / "groups.csv").shape[0] == len(EFFECTS)
-    assert set(result.figures) >= {"estimates_effect", "estimates_intercept", "group_means",
-                                   "loo"}
+    md = (tmp_path / "report.md").read_text()
+    assert "## What partial pooling buys" in md and "![" in md and "(shrinkage.png)" in md
+    assert set(result.figures) >= {"estimates_effect", "estimates_mean", "estimates_intercept",
+                                   "shrinkage", "group_means", "loo"}
+
+
+def test_summary_says_what_partial_pooling_buys(result: Comparison) -> None:
+    text = str(result)
+    head = text.split("Variants:")[0]
+    assert text.startswith("Comparison of 3 variants of  y ~ x + (1 + x | g)")
+    assert "What partial pooling buys:" in head
+    loo = result.tables["loo"]
+    best = loo.index[0]
+    assert f"(PSIS-LOO, elpd summed over {len(_data())} observations): {best} is best" in head
+    for v in loo.index[1:]:  # every other variant with its elpd difference and SE
+        assert f"{v} {loo.loc[v, 'elpd_diff']:.1f} ± {loo.loc[v, 'dse']:.1f} lower" in head
+    assert "New groups (grouped 2-fold CV" in head
+    # the effect varies by group here, so pooling is reported on it; the smallest group first
+    assert result.pooling_quantity == "effect"
+    assert "Pooling of the effect" in head and "solo (n=1)" in head
+    assert "Largest hierarchical vs unpooled differences in the effect:" in head
+    assert "Flagged groups" in head and "rev (sign_reversal" in head
+    pooling = result.tables["pooling"]
+    assert set(pooling["quantity"]) == {"effect", "mean", "intercept"}
+    assert pooling["varies_in_hierarchical"].all()
+
+
+def test_tables_are_consistent(result: Comparison) -> None:
+    loo = result.tables["loo"]
+    # ordered by elpd; differences are to the best; weights sum to one
+    assert list(loo["elpd_loo"]) == sorted(loo["elpd_loo"], reverse=True)
+    assert loo["elpd_diff"].iloc[0] == 0
+    np.testing.assert_allclose(loo["elpd_diff"], loo["elpd_loo"].iloc[0] - loo["elpd_loo"])
+    assert set(result.fits) == {"pooled", "unpooled", "hierarchical"}
+    pf = result.tables["pooling"]["pooling_factor"].dropna()
+    assert ((pf >= 0) & (pf <= 1)).all()
+    est = result.tables["estimates"]
+    assert set(est["variant"]) == set(result.fits)
+    assert len(est) == 3 * 3 * len(EFFECTS)  # group x variant x (effect, mean, intercept)
+
+
+def test_group_means_partial_pooling_on_known_data() -> None:
+    """y ~ 1 + (1 | g) with groups of 1 to 128 rows: the pooled estimate is the overall mean,
+    the unpooled one each group's own mean, the hierarchical one lies in between and is pulled
+    toward the pooled value the more, the smaller the group."""
+    rng = np.random.default_rng(5)
+    sizes = [1, 2, 4, 8, 16, 32, 64, 128]
+    means = rng.normal(0, 0.7, len(sizes))
+    g = np.repeat([f"g{n:03d}" for n in sizes], sizes)
+    y = np.repeat(means, sizes) + rng.normal(0, 1, g.size)
+    data = pd.DataFrame({"y": y, "g": g})
+    r = compare("y ~ 1 + (1 | g)", data, draws=250, tune=250, chains=2, seed=3, logo=False)
+    assert r.formulas["unpooled"] == "y ~ 0 + g"
+    assert r.pooling_quantity == "mean"
+    t = r.tables["pooling"]
+    t = t[t["quantity"] == "mean"].set_index("group")
+    raw = data.groupby("g")["y"].mean()
+    np.testing.assert_allclose(t["pooled"], y.mean(), atol=0.03)
+    big = t["n"] >= 8
+    np.testing.assert_allclose(t.loc[big, "unpooled"], raw[t.index[big]], atol=0.05)
+    # shrinkage is toward the hierarchical population mean (here not the pooled mean, which
+    # the two largest groups dominate)
+    u, h, m = t["unpooled"], t["hierarchical"], t["hierarchical_population"]
+    assert ((np.minimum(u, m) - 0.02 <= h) & (h <= np.maximum(u, m) + 0.02)).all()
+    np.testing.assert_allclose(t["pooling_factor"], ((u - h) / (u - m)).clip(0, 1))
+    pf = t["pooling_factor"]
+    assert ((pf >= 0) & (pf <= 1)).all()
+    assert t["n"].rank().corr(pf.rank()) < -0.5
+    assert pf["g001"] > 0.5 > pf["g128"]
+    loo = r.tables["loo"]
+    assert list(loo["elpd_loo"]) == sorted(loo["elpd_loo"], reverse=True)
+    assert "New groups: not assessed (logo=False)." in str(r)

@@ -89,3 +89,19 @@ def test_bad_explicit_variants_raise(variants: dict[str, str]) -> None:
 def test_formula_without_groups_is_a_compare_error() -> None:
     with pytest.raises(hm.CompareError, match="no group-level term"):
         derive_variants("y ~ x")
+
+
+def test_module_is_callable_and_arguments_are_checked_before_fitting() -> None:
+    import hiermodel.compare as compare_module
+
+    df = pd.DataFrame({"y": np.arange(6.0), "x": np.arange(6.0), "g": list("aabbcc")})
+    # hiermodel.compare(...) is hiermodel.compare.compare(...)
+    with pytest.raises(hm.CompareError, match="no group-level term"):
+        compare_module("y ~ x", df)
+    for kwargs, match in [({"logo": "sometimes"}, "logo must be"),
+                          ({"logo_folds": 1}, "logo_folds"),
+                          ({"fit_options": {"chains": 2}}, "unknown fit_options"),
+                          ({"progress": "loud"}, "progress must be"),
+                          ({"prob": 1.5}, "prob")]:
+        with pytest.raises(hm.CompareError, match=match):
+            compare_module.compare("y ~ x + (1|g)", df, **kwargs)

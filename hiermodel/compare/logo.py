@@ -21,14 +21,16 @@ How each kind of variant predicts a group it has never seen:
   population terms) come from the posterior. That is the honest unpooled answer, and why the
   unpooled model usually predicts new groups worst.
 
-With more than ``max_groups`` groups, exact refits per group are replaced by grouped K-fold with
-``K = max_groups`` folds of whole groups (groups shuffled with the seed, then assigned to the
-fold with the fewest rows so far): an approximation of LOGO that holds out several groups at
-once, so each refit sees fewer groups.
+With more than ``max_groups`` groups, exact refits per group are replaced by grouped K-fold
+with ``K = folds`` (default 5) folds of whole groups (groups shuffled with the seed, then,
+largest first, each assigned to the fold with the fewest rows so far): an approximation of LOGO
+that holds out several groups at once, so each refit sees fewer groups. Its cost is
+``K x variants`` refits instead of ``groups x variants``.
 """
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,14 +51,17 @@ if TYPE_CHECKING:
     from hiermodel.results import Fit
 
 FitFn = Callable[[str, str, pd.DataFrame, int], "Fit"]
+DEFAULT_FOLDS = 5
 
 
 def assign_folds(sizes: pd.Series, max_groups: int, mode: str | bool = "auto",
-                 seed: int | None = None) -> tuple[list[list[str]], bool]:
+                 seed: int | None = None, folds: int | None = None
+                 ) -> tuple[list[list[str]], bool]:
     """Folds of whole groups: ``([[group, ...], ...], exact)``.
 
     ``sizes`` maps group label -> rows. ``mode``: ``"auto"``/``True`` (exact when the number of
-    groups is at most ``max_groups``, else ``max_groups`` folds), ``"exact"``, ``"kfold"``.
+    groups is at most ``max_groups``, else ``folds`` folds), ``"exact"``, ``"kfold"``.
+    ``folds`` defaults to :data:`DEFAULT_FOLDS` (5), at most the number of groups.
     """
     labels = [str(g) for g in sizes.index]
     if mode is True:
@@ -65,21 +70,23 @@ def assign_folds(sizes: pd.Series, max_groups: int, mode: str | bool = "auto",
         raise CompareError(f"logo must be True, False, 'auto', 'exact' or 'kfold' (got {mode!r})")
     if max_groups < 2:
         raise CompareError(f"logo_max_groups must be >= 2 (got {max_groups})")
+    if folds is not None and folds < 2:
+        raise CompareError(f"logo_folds must be >= 2 (got {folds})")
     exact = mode == "exact" or (mode == "auto" and len(labels) <= max_groups)
     if exact:
         return [[g] for g in labels], True
-    k = min(max_groups, len(labels))
+    k = min(folds or DEFAULT_FOLDS, len(labels))
     rng = np.random.default_rng(seed)
     order = [labels[i] for i in rng.permutation(len(labels))]
     size = {str(g): int(n) for g, n in sizes.items()}
     order.sort(key=lambda g: -size[g])  # stable: ties keep the shuffled order
-    folds: list[list[str]] = [[] for _ in range(k)]
+    assigned: list[list[str]] = [[] for _ in range(k)]
     load = np.zeros(k)
     for g in order:
         j = int(np.argmin(load))
-        folds[j].append(g)
+        assigned[j].append(g)
         load[j] += size[g]
-    return [f for f in folds if f], False
+    return [f for f in assigned if f], False
 
 
 def loglik_eta(fit: Fit, eta: np.ndarray, y: np.ndarray,
@@ -156,6 +163,17 @@ class NewGroupPredictor:
             post = fit.draws("b")
             self.b_post = post.reshape(post.shape[0] * post.shape[1], -1)[:, self.cols]
 
+    def prior_draws(self, n_groups: int, seed: int | None) -> np.ndarray | None:
+        """(n_groups, draws, group columns) prior draws of a new group's coefficients for an
+        unpooled variant (one PyMC prior sampling call for all held-out groups); None for the
+        other kinds."""
+        if self.kind != "unpooled":
+            return None
+        post = self.fit.idata.posterior
+        n_draws = post.sizes["chain"] * post.sizes["draw"]
+        b = prior_coefficients(self.fit, n_draws * n_groups, seed)[:, self.cols]
+        return b.reshape(n_groups, n_draws, len(self.cols))
+
     def eta(self, rows: pd.DataFrame, group_seed: int, b_prior: np.ndarray | None) -> np.ndarray:
         from hiermodel.predict import _new_frame, linear_predictor
 
@@ -178,15 +196,18 @@ class NewGroupPredictor:
 
 
 def held_out_density(predictor: NewGroupPredictor, rows: pd.DataFrame, y: np.ndarray,
-                     trials: np.ndarray | None, group_seed: int, chunk: int = DEFAULT_CHUNK
-                     ) -> dict[str, float]:
-    """Joint and pointwise log predictive density of one held-out group's rows."""
+                     trials: np.ndarray | None, group_seed: int, chunk: int = DEFAULT_CHUNK,
+                     b_prior: np.ndarray | None = None) -> dict[str, float]:
+    """Joint and pointwise log predictive density of one held-out group's rows.
+
+    ``b_prior`` (draws, group columns): prior draws of the group's coefficients for an
+    unpooled variant (:meth:`NewGroupPredictor.prior_draws`); drawn here when not given.
+    """
     fit = predictor.fit
-    b_prior = None
-    if predictor.kind == "unpooled":
-        post = fit.idata.posterior  # type: ignore[attr-defined]
-        n_draws = post.sizes["chain"] * post.sizes["draw"]
-        b_prior = prior_coefficients(fit, n_draws, group_seed)[:, predictor.cols]
+    if predictor.kind == "unpooled" and b_prior is None:
+        draws = predictor.prior_draws(1, group_seed)
+        assert draws is not None
+        b_prior = draws[0]
     total: np.ndarray | None = None
     pointwise = 0.0
     for start in range(0, len(rows), chunk):
@@ -213,12 +234,20 @@ class LogoResult:
     folds: list[list[str]]
     exact: bool
     fits: dict[tuple[int, str], Any] = field(default_factory=dict)
+    seconds: float = float("nan")  # wall time of every refit and score
+    refit_seconds: dict[str, float] = field(default_factory=dict)  # variant -> summed refits
+
+    @property
+    def n_refits(self) -> int:
+        return len(self.folds) * len(self.refit_seconds)
 
     @property
     def method(self) -> str:
         if self.exact:
             return f"exact leave-one-group-out ({len(self.folds)} refits per variant)"
-        return (f"grouped {len(self.folds)}-fold CV (whole groups held out; approximates "
+        n_groups = sum(len(f) for f in self.folds)
+        return (f"grouped {len(self.folds)}-fold CV ({n_groups} groups in {len(self.folds)} "
+                f"folds of whole groups, {len(self.folds)} refits per variant; approximates "
                 "leave-one-group-out)")
 
 
@@ -257,7 +286,7 @@ def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np
                         mode: str | bool = "auto", seed: int | None = None,
                         chunk: int = DEFAULT_CHUNK,
                         progress: Callable[[str], None] | None = None,
-                        keep_fits: bool = False) -> LogoResult:
+                        keep_fits: bool = False, folds: int | None = None) -> LogoResult:
     """Refit every variant without each fold of groups and score the held-out groups.
 
     ``data`` is positionally indexed and aligned with ``labels`` (group label per row), ``y``
@@ -269,13 +298,15 @@ def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np
     sizes = sizes.reindex(pd.unique(labels))
     if len(sizes) < 3:
         raise CompareError(f"leave-one-group-out needs at least 3 groups (have {len(sizes)})")
-    folds, exact = assign_folds(sizes, max_groups, mode, seed)
+    fold_list, exact = assign_folds(sizes, max_groups, mode, seed, folds)
     base_seed = 0 if seed is None else int(seed)
     records: list[dict[str, Any]] = []
     kept: dict[tuple[int, str], Any] = {}
-    n_total = len(folds) * len(formulas)
+    refit_seconds = dict.fromkeys(formulas, 0.0)
+    n_total = len(fold_list) * len(formulas)
     step = 0
-    for f, held in enumerate(folds):
+    t_start = time.perf_counter()
+    for f, held in enumerate(fold_list):
         test_mask = np.isin(labels, held)
         train = data.loc[~test_mask].copy()
         for c in group_columns:
@@ -288,34 +319,41 @@ def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np
                 what = held[0] if len(held) == 1 else f"{len(held)} groups"
                 progress(f"leave-one-group-out: refitting {name} without {what} "
                          f"({step}/{n_total})")
+            t0 = time.perf_counter()
             try:
                 fit = refit(name, formula, train, f)
             except Exception as exc:
                 raise CompareError(f"leave-one-group-out refit of '{name}' without "
                                    f"{held} failed: {exc}") from exc
+            refit_seconds[name] += time.perf_counter() - t0
             if keep_fits:
                 kept[(f, name)] = fit
             predictor = NewGroupPredictor(fit, group_columns, train, seed=base_seed + f)
+            fold_seed = base_seed + 1000 * (f + 1)
+            # unpooled: independent prior draws for every held-out group, in one call
+            b_prior = predictor.prior_draws(len(held), fold_seed)
             for j, g in enumerate(held):
                 pos = np.flatnonzero(labels == g)
-                group_seed = base_seed + 1000 * (f + 1) + j
+                group_seed = fold_seed + j
                 try:
                     rec = held_out_density(predictor, data.iloc[pos], y[pos],
                                            None if trials is None else trials[pos], group_seed,
-                                           chunk)
+                                           chunk, None if b_prior is None else b_prior[j])
                 except CompareError:
                     raise
                 except Exception as exc:
                     raise CompareError(f"leave-one-group-out: variant '{name}' cannot predict "
                                        f"held-out group '{g}': {exc}") from exc
                 records.append({"group": g, "variant": name, "fold": f, "seed": group_seed,
-                                **rec})
+                                "prior_seed": fold_seed, "prior_block": j, **rec})
     groups = pd.DataFrame(records)
-    return LogoResult(groups=groups, summary=summarize_logo(groups), folds=folds, exact=exact,
-                      fits=kept)
+    return LogoResult(groups=groups, summary=summarize_logo(groups), folds=fold_list,
+                      exact=exact, fits=kept, seconds=time.perf_counter() - t_start,
+                      refit_seconds=refit_seconds)
 
 
 __all__ = [
+    "DEFAULT_FOLDS",
     "LogoResult",
     "NewGroupPredictor",
     "assign_folds",

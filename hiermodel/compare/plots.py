@@ -5,6 +5,8 @@
   methods" in the talk).
 - :func:`plot_group_means`: raw mean response by group, split by the effect's two levels when
   there are two ("mean log yield by county").
+- :func:`plot_shrinkage`: each group's unpooled estimate and an arrow to its hierarchical
+  estimate, against the group's size: small groups move (are pooled) the most.
 - :func:`plot_loo`: elpd (PSIS-LOO, and leave-one-group-out when computed) with SEs.
 """
 
@@ -125,6 +127,58 @@ def plot_group_means(data: pd.DataFrame, y: np.ndarray, labels: np.ndarray, *,
     return fig
 
 
+def plot_shrinkage(pooling: pd.DataFrame, *, pooled: dict[str, float] | None = None,
+                   population: dict[str, float] | None = None, group: str = "group",
+                   effect_label: str | None = None, annotate: int = 4) -> Figure:
+    """Shrinkage plot: per quantity (effect, group mean), each group's unpooled estimate (open
+    circle) with an arrow to its hierarchical estimate (dot), against the group's size (for a
+    categorical effect: rows in its smaller effect cell); the hierarchical population value
+    (what the groups are shrunk toward) dashed, the pooled estimate dotted.
+
+    ``pooling`` is the long table of :func:`hiermodel.compare.pooling.pooling_table`; the
+    ``annotate`` groups that move the most are named.
+    """
+    quantities = list(dict.fromkeys(pooling["quantity"]))
+    fig = Figure(figsize=(6.0 * len(quantities), 4.6), layout="constrained")
+    axes: Any = fig.subplots(1, len(quantities), squeeze=False)[0]
+    for ax, q in zip(axes, quantities, strict=True):
+        d = pooling[pooling["quantity"] == q]
+        cells = q == "effect" and {"n_off", "n_on"} <= set(d.columns)
+        size = (np.minimum(d["n_off"], d["n_on"]) if cells else d["n"]).to_numpy(dtype=float)
+        x = np.maximum(size, 0.8)  # a group with an empty cell still gets a place on log axis
+        u = d["unpooled"].to_numpy(dtype=float)
+        h = d["hierarchical"].to_numpy(dtype=float)
+        for xi, ui, hi in zip(x, u, h, strict=True):
+            if np.isfinite(ui) and np.isfinite(hi) and abs(hi - ui) > 0:
+                ax.annotate("", xy=(xi, hi), xytext=(xi, ui),
+                            arrowprops={"arrowstyle": "->", "color": "0.55", "lw": 0.8})
+        ax.scatter(x, u, facecolors="none", edgecolors=PALETTE["unpooled"], s=28,
+                   label="unpooled", zorder=3)
+        ax.scatter(x, h, color=PALETTE["hierarchical"], s=18, label="hierarchical", zorder=4)
+        if population and q in population:
+            ax.axhline(population[q], color=PALETTE["hierarchical"], ls="--", lw=1,
+                       label=f"hierarchical population ({population[q]:.2f})")
+        if pooled and q in pooled:
+            ax.axhline(pooled[q], color=PALETTE["pooled"], ls=":", lw=1.2,
+                       label=f"pooled ({pooled[q]:.2f})")
+        move = np.abs(h - u)
+        for i in np.argsort(-np.nan_to_num(move, nan=-1.0))[:annotate]:
+            ax.annotate(str(d["group"].iloc[i]), (x[i], u[i]), fontsize=7, xytext=(4, 2),
+                        textcoords="offset points")
+        ax.set_xscale("log")
+        what = (f"rows in the smaller {effect_label.split(':')[0]} cell" if cells
+                and effect_label else "rows in the group")
+        ax.set_xlabel(f"{what} (log scale)")
+        name = (effect_label or "effect") if q == "effect" else {
+            "mean": "group mean (linear predictor)", "intercept": "intercept (reference row)"
+        }.get(q, q)
+        ax.set_ylabel(name)
+        ax.set_title(f"Shrinkage of the per-{group} {q}: unpooled -> hierarchical", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    return fig
+
+
 def plot_loo(loo_table: pd.DataFrame, logo_table: pd.DataFrame | None = None) -> Figure:
     """elpd ± SE per variant for PSIS-LOO (and leave-one-group-out when available)."""
     panels: list[tuple[str, pd.DataFrame, str]] = [("PSIS-LOO (new observations)", loo_table,
@@ -151,4 +205,5 @@ def plot_loo(loo_table: pd.DataFrame, logo_table: pd.DataFrame | None = None) ->
     return fig
 
 
-__all__ = ["PALETTE", "plot_group_estimates", "plot_group_means", "plot_loo"]
+__all__ = ["PALETTE", "plot_group_estimates", "plot_group_means", "plot_loo",
+           "plot_shrinkage"]

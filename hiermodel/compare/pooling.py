@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -86,18 +86,24 @@ def _levels(col: pd.Series) -> list[Any]:
         return sorted(values.tolist(), key=str)
 
 
-def _varies(terms: ModelTerms, var: str, group_columns: set[str]) -> bool:
-    """True when ``terms`` lets variable ``var`` have a different effect per group."""
+def _varies(terms: ModelTerms, column: str, group_columns: set[str]) -> bool:
+    """True when ``terms`` lets the variable computed from data column ``column`` (``x``,
+    ``factor(x)``, ...) have a different effect per group."""
     def is_group(name: str) -> bool:
         v = terms.variables.get(name)
         return bool(v is not None and v.source_columns
                     and set(v.source_columns) <= group_columns)
 
+    def is_effect(name: str) -> bool:
+        v = terms.variables.get(name)
+        return v is not None and tuple(v.source_columns) == (column,)
+
     for block in terms.groups:
         if all(is_group(f) for f in block.factor) and any(
-                t.variables == (var,) for t in block.terms):
+                len(t.variables) == 1 and is_effect(t.variables[0]) for t in block.terms):
             return True
-    return any(var in t.variables and any(is_group(v) for v in t.variables if v != var)
+    return any(any(is_effect(v) for v in t.variables)
+               and any(is_group(v) for v in t.variables if not is_effect(v))
                for t in terms.fixed)
 
 
@@ -105,7 +111,8 @@ def default_effect(terms: ModelTerms, group: str,
                    variants: list[ModelTerms] | None = None) -> str | None:
     """The first varying non-intercept term of ``group`` (one variable); else the first
     population term (one variable) that some variant lets vary by group (the talk's unpooled
-    ``0 + county:used_hybrid_seeds``); else None (intercept only)."""
+    ``0 + county:used_hybrid_seeds`` or ``0 + county:factor(used_hybrid_seeds)``); else None
+    (intercept only)."""
     for block in terms.groups:
         if block.group == group:
             for t in block.terms:
@@ -117,8 +124,12 @@ def default_effect(terms: ModelTerms, group: str,
         for f in found.factor:
             cols |= set(terms.variables[f].source_columns)
     for t in terms.fixed:
-        if len(t.variables) == 1 and any(_varies(v, t.variables[0], cols)
-                                         for v in (variants or [])):
+        if len(t.variables) != 1:
+            continue
+        var = terms.variables.get(t.variables[0])
+        if var is None or len(var.source_columns) != 1:
+            continue
+        if any(_varies(v, var.source_columns[0], cols) for v in (variants or [])):
             return t.variables[0]
     return None
 
@@ -237,30 +248,102 @@ def _eta(fit: Fit, frame: pd.DataFrame, re_form: Any = None) -> np.ndarray:
     return linear_predictor(fit, frame, re_form=re_form)
 
 
+@dataclass
+class GroupRows:
+    """The data's distinct predictor combinations ("cells") and how they make up each group:
+    ``frame`` (one row per cell), ``count`` (rows per cell) and ``group`` (group index per
+    cell), so that a group's mean prediction is a count-weighted mean over its cells."""
+
+    frame: pd.DataFrame
+    count: np.ndarray
+    group: np.ndarray
+    n_groups: int
+
+    def weights(self) -> Any:
+        """Sparse (cells, groups) matrix: count / rows of the group."""
+        from scipy import sparse
+
+        n = np.bincount(self.group, weights=self.count, minlength=self.n_groups)
+        w = self.count / n[self.group]
+        return sparse.csr_matrix((w, (np.arange(len(w)), self.group)),
+                                 shape=(len(w), self.n_groups))
+
+
+def group_rows(data: pd.DataFrame, labels: np.ndarray, levels: list[str],
+               used_columns: list[str]) -> GroupRows:
+    """Distinct combinations of the predictor columns (``used_columns``) within each group."""
+    cols = [c for c in used_columns if c in data.columns]
+    lookup = {lv: i for i, lv in enumerate(levels)}
+    gidx = pd.Series(np.asarray(labels).astype(str)).map(lookup).to_numpy()
+    keys = data[cols].reset_index(drop=True).copy() if cols else pd.DataFrame(index=data.index)
+    keys["__group__"] = gidx
+    codes, _ = pd.MultiIndex.from_frame(keys).factorize() if len(keys.columns) > 1 else \
+        pd.factorize(keys["__group__"])
+    codes = np.asarray(codes)
+    n_cells = int(codes.max()) + 1 if codes.size else 0
+    first = np.full(n_cells, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    count = np.bincount(codes, minlength=n_cells).astype(float)
+    frame = data.iloc[first].reset_index(drop=True)
+    return GroupRows(frame=frame, count=count, group=gidx[first].astype(int),
+                     n_groups=len(levels))
+
+
+def _mean_eta(fit: Fit, rows: GroupRows, chunk: int, re_form: Any = None) -> np.ndarray:
+    """Draws (draws, groups) of each group's mean linear predictor over its own rows."""
+    w = rows.weights()
+    out: np.ndarray | None = None
+    for start in range(0, len(rows.frame), chunk):
+        eta = _eta(fit, rows.frame.iloc[start:start + chunk], re_form=re_form)
+        part = np.asarray((w[start:start + chunk].T @ eta.T).T)
+        out = part if out is None else out + part
+    assert out is not None
+    return out
+
+
 def group_draws(fit: Fit, kind: str, off: pd.DataFrame, on: pd.DataFrame | None,
-                weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                weights: np.ndarray | None = None, rows: GroupRows | None = None,
+                chunk: int = 4000) -> dict[str, np.ndarray]:
     """Posterior draws per group (draws, groups) and of the population value (draws,).
 
-    Keys: ``intercept``, ``effect`` (when ``on`` is given), ``pop_intercept``, ``pop_effect``.
-    For an unpooled variant the population value is the mean over groups weighted by
-    ``weights`` (rows per group), so prior-dominated tiny groups barely count.
+    Keys: ``intercept``, ``effect`` (when ``on`` is given), ``mean`` (with ``rows``: the
+    group's mean linear predictor over its own rows) and ``pop_<key>``. For an unpooled variant
+    the population value is the mean over groups weighted by ``weights`` (rows per group), so
+    prior-dominated tiny groups barely count; for the others it is the population-level value
+    (for ``mean``: the row-weighted mean of the population-level predictions). For the others
+    ``popg_<key>`` (draws, groups) is also given: the population-level value *for each group*
+    (its own rows or reference row, group-level effects left out) — what a hierarchical model
+    shrinks each group toward.
     """
     out: dict[str, np.ndarray] = {}
+    unpooled = kind in ("unpooled", "mixed")
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    if rows is not None:
+        out["mean"] = _mean_eta(fit, rows, chunk)
+        if unpooled:
+            ww = np.ones(rows.n_groups) if w is None else w
+            out["pop_mean"] = out["mean"] @ (ww / ww.sum())
+        else:
+            n = np.bincount(rows.group, weights=rows.count, minlength=rows.n_groups)
+            out["popg_mean"] = _mean_eta(fit, rows, chunk, re_form="~0")
+            out["pop_mean"] = out["popg_mean"] @ (n / n.sum())
     eta_off = _eta(fit, off)
     out["intercept"] = eta_off
     if on is not None:
         out["effect"] = _eta(fit, on) - eta_off
-    if kind in ("unpooled", "mixed"):
-        w = np.ones(eta_off.shape[1]) if weights is None else np.asarray(weights, dtype=float)
-        w = w / w.sum()
-        out["pop_intercept"] = eta_off @ w
+    if unpooled:
+        ww = np.ones(eta_off.shape[1]) if w is None else w
+        ww = ww / ww.sum()
+        out["pop_intercept"] = eta_off @ ww
         if on is not None:
-            out["pop_effect"] = out["effect"] @ w
+            out["pop_effect"] = out["effect"] @ ww
     else:
-        p_off = _eta(fit, off.iloc[:1], re_form="~0")[:, 0]
-        out["pop_intercept"] = p_off
+        p_off = _eta(fit, off, re_form="~0")
+        out["popg_intercept"] = p_off
+        out["pop_intercept"] = p_off[:, 0]
         if on is not None:
-            out["pop_effect"] = _eta(fit, on.iloc[:1], re_form="~0")[:, 0] - p_off
+            out["popg_effect"] = _eta(fit, on, re_form="~0") - p_off
+            out["pop_effect"] = out["popg_effect"][:, 0]
     return out
 
 
@@ -388,9 +471,10 @@ class GroupTable:
     estimates: pd.DataFrame  # long: group, variant, quantity, mean, median, sd, low, high
     population: pd.DataFrame  # variant, quantity, mean, median, sd, low, high
     draws: dict[str, dict[str, np.ndarray]]  # variant -> key -> draws
-    quantity: str  # "effect" or "intercept": what the flags and pooling factor use
+    quantity: str  # "effect", else "mean": what the flags use
     scale: float  # the group SD used by the extreme flag
     scale_source: str
+    varies: dict[str, bool] = field(default_factory=dict)  # quantity -> varies in hierarchical
 
 
 def cell_counts(data: pd.DataFrame, labels: np.ndarray, levels: list[str],
@@ -422,8 +506,15 @@ def _model_group_sd(fit: Fit, group: str, names: tuple[str, ...]) -> float | Non
 def group_table(fits: dict[str, Fit], kinds: dict[str, str], data: pd.DataFrame,
                 labels: np.ndarray, levels: list[str], group: str, group_columns: tuple[str, ...],
                 spec: EffectSpec, prob: float = 0.95, small_n: int = SMALL_N,
-                min_cell: int = MIN_CELL, log_response: bool = False) -> GroupTable:
-    """Estimates of every group under every variant, pooling factors and flags."""
+                min_cell: int = MIN_CELL, log_response: bool = False,
+                chunk: int = 4000) -> GroupTable:
+    """Estimates of every group under every variant, pooling factors and flags.
+
+    Quantities: ``effect`` (when there is an effect), ``mean`` (the group's mean linear
+    predictor over its own rows: the classic quantity a varying intercept shrinks) and
+    ``intercept`` (the linear predictor at the group's reference row, effect off). Flags use
+    the first of them.
+    """
     used: list[str] = []
     for fit in fits.values():
         t = fit.model.terms
@@ -437,13 +528,15 @@ def group_table(fits: dict[str, Fit], kinds: dict[str, str], data: pd.DataFrame,
                     used.append(c)
     off, on = reference_frames(data, labels, levels, used, group_columns, spec)
     table = cell_counts(data, labels, levels, spec)
-    quantities = ["effect", "intercept"] if on is not None else ["intercept"]
+    quantities = ["effect", "mean", "intercept"] if on is not None else ["mean", "intercept"]
+    rows = group_rows(data, labels, levels, used)
     draws: dict[str, dict[str, np.ndarray]] = {}
     long_rows: list[pd.DataFrame] = []
     pop_rows: list[dict[str, Any]] = []
     for name, fit in fits.items():
         try:
-            d = group_draws(fit, kinds[name], off, on, weights=table["n"].to_numpy())
+            d = group_draws(fit, kinds[name], off, on, weights=table["n"].to_numpy(),
+                            rows=rows, chunk=chunk)
         except Exception as exc:  # a variant that cannot predict the reference rows
             raise CompareError(f"cannot compute per-group estimates of variant '{name}' "
                                f"({fit.formula}): {exc}") from exc
@@ -461,12 +554,20 @@ def group_table(fits: dict[str, Fit], kinds: dict[str, str], data: pd.DataFrame,
                              if kinds[name] in ("unpooled", "mixed")
                              else "population level",
                              **{k: float(v[0]) for k, v in p.items()}})
-    base = {"pooled", "unpooled", "hierarchical"}
+    varies = {q: _hier_varies(draws, q) for q in quantities}
     for q in quantities:
-        if base <= set(fits):
-            table[f"pooling_{q}"] = pooling_factor(table[f"{q}_unpooled"],
-                                                   table[f"{q}_hierarchical"],
-                                                   table[f"{q}_pooled"])
+        if {"unpooled", "hierarchical"} <= set(fits):
+            hd = draws["hierarchical"]
+            target = hd.get(f"popg_{q}")
+            table[f"{q}_hierarchical_population"] = (
+                target.mean(axis=0) if target is not None
+                else np.full(len(table), float(np.mean(hd[f"pop_{q}"]))))
+            if varies[q]:
+                table[f"pooling_{q}"] = pooling_factor(
+                    table[f"{q}_unpooled"], table[f"{q}_hierarchical"],
+                    table[f"{q}_hierarchical_population"])
+            else:  # one common value in the hierarchical model: pooled by construction
+                table[f"pooling_{q}"] = 1.0
     if log_response and on is not None:
         for name in fits:
             s = summarize_draws(np.exp(draws[name]["effect"]), prob)
@@ -477,12 +578,12 @@ def group_table(fits: dict[str, Fit], kinds: dict[str, str], data: pd.DataFrame,
     quantity = quantities[0]
     ref = "hierarchical" if "hierarchical" in fits else next(iter(fits))
     population = float(np.mean(draws[ref][f"pop_{quantity}"]))
-    hier_varies = False
+    hier_varies = varies[quantity]
     scale, source = float("nan"), "none"
     if "hierarchical" in fits:
         dev = draws["hierarchical"][quantity] - draws["hierarchical"][f"pop_{quantity}"][:, None]
         fp = float(np.mean(dev.std(axis=1))) if dev.shape[1] > 1 else 0.0
-        hier_varies = fp > 1e-8
+        # the yardstick of a group's mean or intercept is the SD of the varying intercept
         names = spec.coef_names if quantity == "effect" else ("(Intercept)",)
         model_sd = _model_group_sd(fits["hierarchical"], group, names) if hier_varies else None
         if model_sd is not None:
@@ -492,6 +593,8 @@ def group_table(fits: dict[str, Fit], kinds: dict[str, str], data: pd.DataFrame,
     if not np.isfinite(scale) and "unpooled" in fits:
         u = table[f"{quantity}_unpooled"].to_numpy()
         keep = table["n"].to_numpy() >= small_n
+        if quantity == "effect" and "n_off" in table and "n_on" in table:
+            keep &= np.minimum(table["n_off"], table["n_on"]).to_numpy() >= min_cell
         u = u[keep] if keep.sum() >= 3 else u
         mad = float(np.median(np.abs(u - np.median(u)))) * 1.4826
         scale, source = mad, "robust SD (MAD) of the unpooled group estimates"
@@ -500,7 +603,42 @@ def group_table(fits: dict[str, Fit], kinds: dict[str, str], data: pd.DataFrame,
                             check_sign=quantity == "effect")
     return GroupTable(table=flagged, estimates=pd.concat(long_rows, ignore_index=True),
                       population=pd.DataFrame(pop_rows), draws=draws, quantity=quantity,
-                      scale=scale, scale_source=source)
+                      scale=scale, scale_source=source, varies=varies)
+
+
+def _hier_varies(draws: dict[str, dict[str, np.ndarray]], quantity: str) -> bool:
+    """True when the hierarchical model gives groups different values of ``quantity``."""
+    if "hierarchical" not in draws:
+        return False
+    d = draws["hierarchical"][quantity]
+    if d.shape[1] < 2:
+        return False
+    return bool(float(np.mean(d.std(axis=1))) > 1e-8)
+
+
+def pooling_table(gt: GroupTable, variants: list[str]) -> pd.DataFrame:
+    """Long per-group pooling table: one row per group and quantity with the pooled, unpooled
+    and hierarchical means, the hierarchical model's population value for the group (what it
+    shrinks toward), the pooling factor and whether the hierarchical model lets the quantity
+    vary by group (if not, it is pooled by construction: factor 1)."""
+    t = gt.table
+    rows = []
+    for q in dict.fromkeys(gt.estimates["quantity"]):
+        frame = pd.DataFrame({"group": t["group"], "quantity": q, "n": t["n"]})
+        for c in ("n_off", "n_on"):
+            if c in t:
+                frame[c] = t[c]
+        for v in variants:
+            if f"{q}_{v}" in t:
+                frame[v] = t[f"{q}_{v}"]
+        if f"{q}_hierarchical_population" in t:
+            frame["hierarchical_population"] = t[f"{q}_hierarchical_population"]
+        if {"unpooled", "hierarchical"} <= set(frame.columns):
+            frame["hierarchical_minus_unpooled"] = frame["hierarchical"] - frame["unpooled"]
+        frame["pooling_factor"] = t.get(f"pooling_{q}", np.nan)
+        frame["varies_in_hierarchical"] = gt.varies.get(q, False)
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
 
 
 # -- variance partition --------------------------------------------------------------------
@@ -621,15 +759,18 @@ __all__ = [
     "SMALL_N",
     "WIDE_FACTOR",
     "EffectSpec",
+    "GroupRows",
     "GroupTable",
     "cell_counts",
     "compute_flags",
     "default_effect",
     "group_draws",
+    "group_rows",
     "group_table",
     "is_log_response",
     "original_scale",
     "pooling_factor",
+    "pooling_table",
     "reference_frames",
     "resolve_effect",
     "summarize_draws",
