@@ -151,4 +151,9 @@ def test_auto_parametrization_follows_information_per_level(
     assert small.info.parametrization["county"] == "noncentered"
     forced = hm.model("log_radon ~ floor + (1|county)", radon, parametrization="centered")
     assert forced.info.parametrization["county"] == "centered"
-    assert forced.info.parametrization_reason["county"] == "requested"
+    assert forced.info.parametrization_reason["county"] == (
+        "requested; level intercepts centered on (Intercept)"
+    )
+    # correlated blocks stay non-centered in auto mode, however much data
+    slopes = hm.model("log_y ~ used_hybrid_seeds + (used_hybrid_seeds|county)", df)
+    assert slopes.info.parametrization["county"] == "noncentered"
