@@ -36,6 +36,10 @@ class PriorSpec:
 
     template: Any = "weakly_informative"
     overrides: tuple[Any, ...] = ()
+    # "error": an override that matches no parameter is a PriorError (brms validate_prior).
+    # "ignore": drop it silently - for variants of one model (hm.compare), where overrides
+    # written for the hierarchical model need not exist in the pooled/unpooled ones.
+    unmatched: str = "error"
 
 
 def _prior_spec(priors: PriorsArg) -> PriorSpec:
@@ -125,8 +129,11 @@ def _resolve(design: ModelDesign, spec: PriorSpec) -> Any:
     from hiermodel.build import model_stats, prior_slots
     from hiermodel.priors import resolve_priors
 
-    return resolve_priors(prior_slots(design), model_stats(design), spec.template,
-                          spec.overrides)
+    slots = prior_slots(design)
+    overrides = tuple(spec.overrides)
+    if getattr(spec, "unmatched", "error") == "ignore":
+        overrides = tuple(o for o in overrides if any(o.matches(s) for s in slots))
+    return resolve_priors(slots, model_stats(design), spec.template, overrides)
 
 
 def default_priors(formula: str, data: pd.DataFrame, family: str | Family = "gaussian",
