@@ -39,11 +39,11 @@ from hiermodel.spec import Spec, load_spec
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hiermodel.formula.terms import ModelTerms
     from hiermodel.compare import Comparison
+    from hiermodel.formula.terms import ModelTerms
     from hiermodel.predictive import PriorPredictive
-    from hiermodel.runs import RunFit
     from hiermodel.results import Fit
+    from hiermodel.runs import RunFit
 
 try:
     __version__ = version("hiermodel")
@@ -156,8 +156,8 @@ __all__ = [
     "Model",
     "PriorError",
     "PriorSpec",
-    "Spec",
     "RunError",
+    "Spec",
     "SpecError",
     "__version__",
     "compare",

@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import hiermodel as hm  # noqa: E402
+import hiermodel as hm
 
 
 @pytest.fixture(scope="session")
