@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -143,7 +143,8 @@ def sampler_stats(idata: Any) -> dict[str, float]:
     return out
 
 
-def worker_main(cfg: dict[str, Any], runners: dict[str, Callable[[dict[str, Any]], dict]]) -> None:
+def worker_main(cfg: dict[str, Any],
+                runners: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]) -> None:
     """Run one system described by ``cfg`` and write its result JSON to ``cfg['out']``."""
     import warnings
 
@@ -162,7 +163,8 @@ def worker_main(cfg: dict[str, Any], runners: dict[str, Callable[[dict[str, Any]
         json.dump(result, fh, default=float)
 
 
-def summarise(params: dict[str, dict[str, float]]) -> dict[str, float]:
+def summarise(params: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """min bulk ESS (and which parameter), max R-hat over all parameters."""
     ess = [p["ess_bulk"] for p in params.values() if np.isfinite(p["ess_bulk"])]
     rhat = [p["r_hat"] for p in params.values() if np.isfinite(p["r_hat"])]
     worst = min(params, key=lambda k: params[k]["ess_bulk"]) if params else ""
@@ -343,7 +345,21 @@ def mean_comparison(a: dict[str, dict[str, float]], b: dict[str, dict[str, float
 
 
 __all__ = [
-    "SYSTEM_HEADER", "SYSTEM_NOTES", "canonical_bambi", "canonical_hiermodel", "fmt", "load_average", "machine",
-    "mean_comparison", "param_stats", "rss_mb", "run_system", "sampler_stats", "summarise",
-    "system_row", "table", "versions", "worker_main",
+    "SYSTEM_HEADER",
+    "SYSTEM_NOTES",
+    "canonical_bambi",
+    "canonical_hiermodel",
+    "fmt",
+    "load_average",
+    "machine",
+    "mean_comparison",
+    "param_stats",
+    "rss_mb",
+    "run_system",
+    "sampler_stats",
+    "summarise",
+    "system_row",
+    "table",
+    "versions",
+    "worker_main",
 ]

@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _common as C  # noqa: E402
+import _common as C
 
 FORMULA = "y ~ x + (1|student) + (1|instructor)"
 TRUTH = {"(Intercept)": 3.0, "x": 0.5, "sd_student": 0.6, "sd_instructor": 0.4, "sigma": 1.0}
@@ -89,7 +89,7 @@ def _run_hiermodel(cfg: dict[str, Any]) -> dict[str, Any]:
         "cores": fit.sampler.get("cores") or f"default (min(chains, 2) = {min(cfg['chains'], 2)})",
         "compressed": bool(info.compressed),
         "n_cells": int(info.cells.n_cells) if info.cells is not None else None,
-        "n_rows": int(len(df)),
+        "n_rows": len(df),
         "parametrization": dict(info.parametrization),
         "parametrization_reason": dict(info.parametrization_reason),
     }
@@ -121,7 +121,7 @@ def _run_bambi(cfg: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "import_s": import_s, "build_s": t1 - t0, "fit_s": t2 - t1, "params": _small(params),
         "backend": "pymc (Bambi)", "cores": cfg.get("cores") or min(4, _cpu_count()),
-        "n_rows": int(len(df)),
+        "n_rows": len(df),
     }
     out.update(C.sampler_stats(idata))
     out.update(C.summarise(params))
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker is not None:
         C.worker_main(json.loads(args.worker), RUNNERS)
         return 0
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
     n = args.n or (5000 if args.quick else 70_000)
     n_students = args.students or (400 if args.quick else 3000)

@@ -1,7 +1,7 @@
 """hiermodel vs plain Bambi on the seed-shaped maize data (110,789 rows), in one run.
 
-    python benchmarks/maize_compression.py              # full size, ~40 min (Bambi dominates)
-    python benchmarks/maize_compression.py --skip-bambi # hiermodel systems only
+    python benchmarks/maize_compression.py              # full size: 30-70 min, mostly Bambi
+    python benchmarks/maize_compression.py --skip-bambi # hiermodel systems only (~15 min)
     python benchmarks/maize_compression.py --quick      # CI smoke test (2,000 rows), < 60 s
 
 Model: ``log(maize_yield + 0.1) ~ used_hybrid_seeds + (1|county)`` on
@@ -44,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _common as C  # noqa: E402
+import _common as C
 
 FORMULA = "log(maize_yield + 0.1) ~ used_hybrid_seeds + (1|county)"
 BAMBI_FORMULA = "log_yield ~ used_hybrid_seeds + (1|county)"
@@ -81,7 +81,7 @@ def _run_hiermodel(cfg: dict[str, Any]) -> dict[str, Any]:
         "cores": fit.sampler.get("cores") or f"default (min(chains, 2) = {min(cfg['chains'], 2)})",
         "compressed": bool(info.compressed),
         "n_cells": int(info.cells.n_cells) if info.cells is not None else None,
-        "n_rows": int(len(df)),
+        "n_rows": len(df),
         "parametrization": dict(info.parametrization),
         "parametrization_reason": dict(info.parametrization_reason),
         "summary": str(fit.summary()),
@@ -130,7 +130,7 @@ def _run_bambi(cfg: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "import_s": import_s, "build_s": t1 - t0, "fit_s": t2 - t1, "params": params,
         "backend": "pymc (Bambi)", "cores": cfg.get("cores") or min(4, _cpu_count()),
-        "n_rows": int(len(df)),
+        "n_rows": len(df),
     }
     out.update(C.sampler_stats(idata))
     out.update(C.summarise(params))
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker is not None:
         C.worker_main(json.loads(args.worker), RUNNERS)
         return 0
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
     n = args.n or (2000 if args.quick else 110_789)
     draws = args.draws or (150 if args.quick else 1000)
@@ -335,7 +335,7 @@ def _report(results: list[dict[str, Any]], args: Any, n: int, draws: int, chains
     print("\n## Must-show checks (issue 7)")
     full = n == 110_789 and draws == 1000 and chains == 4 and not args.quick
     if not full:
-        print("(not the full-size configuration: checks shown for information only)")
+        print("(not the full-size configuration: the numbers are shown for information only)")
     checks: list[tuple[str, bool | None, str]] = []
     if default and default.get("ok"):
         wall = default["build_s"] + default["fit_s"]
@@ -372,7 +372,8 @@ def _report(results: list[dict[str, Any]], args: Any, n: int, draws: int, chains
         else:
             checks.append(("peak memory reported", True, f"peak RSS {peak:.0f} MB"))
     for name, ok, detail in checks:
-        mark = "n/a " if ok is None else ("PASS" if ok else "MISS")
+        # the targets are defined for the full-size run only
+        mark = "info" if not full else "n/a " if ok is None else "PASS" if ok else "MISS"
         print(f"[{mark}] {name}: {detail}")
 
 
