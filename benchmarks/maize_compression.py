@@ -91,7 +91,7 @@ def _run_hiermodel(cfg: dict[str, Any]) -> dict[str, Any]:
     if cfg.get("loo"):
         # pointwise log-likelihood per observation (not per cell), chunked
         from hiermodel.compare.loo import loo
-        from hiermodel.pointwise import DEFAULT_CHUNK
+        from hiermodel.pointwise import chunk_rows, n_draws
 
         out["rss_before_loo_mb"] = C.rss_mb()["rss_self_mb"]
         t3 = time.perf_counter()
@@ -99,7 +99,7 @@ def _run_hiermodel(cfg: dict[str, Any]) -> dict[str, Any]:
         out["loo_s"] = time.perf_counter() - t3
         out["loo_elpd"] = float(res["elpd_loo"])
         out["loo_n"] = int(res["n_data_points"])
-        out["loo_chunk"] = DEFAULT_CHUNK
+        out["loo_chunk"] = chunk_rows(n_draws(fit))
     return out
 
 

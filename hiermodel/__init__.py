@@ -76,7 +76,7 @@ def fit(
     chains: int = 4,
     cores: int | None = None,
     seed: int | None = None,
-    backend: str = "pymc",
+    backend: str = "auto",
     target_accept: float = 0.9,
     dropna: bool = False,
     center_predictors: bool = True,

@@ -89,6 +89,12 @@ class Model:
 
     @property
     def bambi_model(self) -> Any:
+        """Bambi's model of the translated formula (built on first access when the design was
+        read out with stand-in grouping factors, see ``build.design.DENSE_GROUP_CELLS``)."""
+        if self.design.bambi_model is None:
+            from hiermodel.build.design import bambi_model
+
+            self.design.bambi_model = bambi_model(self.prepared)
         return self.design.bambi_model
 
     def prior_summary(self) -> Any:

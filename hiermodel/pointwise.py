@@ -2,9 +2,11 @@
 
 LOO and leave-one-group-out need log p(y_i | theta_s) for every observation i and draw s.
 For 110,789 rows x 4,000 draws that matrix is 3.5 GB, so it is never materialised: rows are
-processed in chunks (default 4,000 rows, ~128 MB of float64 per chunk at 4,000 draws). This
-holds whether or not the fit used exact compression: the likelihood is always evaluated per
-original observation, never per compressed cell.
+processed in chunks sized by a byte budget: by default as many rows as keep one
+(draws x rows) float64 array at or below ``CHUNK_BYTES`` (32 MB: 1,000 rows at 4,000 draws,
+8,000 rows at 500 draws; the evaluation holds a few such arrays at once). This holds whether
+or not the fit used exact compression: the likelihood is always evaluated per original
+observation, never per compressed cell.
 """
 
 from __future__ import annotations
@@ -21,7 +23,23 @@ from hiermodel.errors import DataError
 if TYPE_CHECKING:
     from hiermodel.results import Fit
 
-DEFAULT_CHUNK = 4000
+CHUNK_BYTES = 32e6
+DEFAULT_CHUNK: int | None = None  # None: rows per chunk from CHUNK_BYTES and the draw count
+
+
+def n_draws(fit: Fit) -> int:
+    post = fit.idata.posterior
+    return int(post.sizes["chain"] * post.sizes["draw"])
+
+
+def chunk_rows(draws: int, chunk: int | None = DEFAULT_CHUNK) -> int:
+    """Rows per chunk: ``chunk`` when given, else the most that keep one (draws x rows)
+    float64 array within :data:`CHUNK_BYTES` (at least 100)."""
+    if chunk is not None:
+        if chunk < 1:
+            raise DataError(f"chunk must be >= 1 row (got {chunk})")
+        return int(chunk)
+    return max(100, int(CHUNK_BYTES // (8 * max(draws, 1))))
 
 
 def _aux(fit: Fit, name: str) -> np.ndarray:
@@ -64,10 +82,11 @@ def loglik_rows(fit: Fit, rows: np.ndarray) -> np.ndarray:
     raise DataError(f"no pointwise log-likelihood for family '{name}'")
 
 
-def iter_loglik(fit: Fit, chunk: int = DEFAULT_CHUNK,
+def iter_loglik(fit: Fit, chunk: int | None = DEFAULT_CHUNK,
                 rows: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (row positions, log-lik (draws, rows)) chunk by chunk."""
+    """Yield (row positions, log-lik (draws, rows)) chunk by chunk (see :func:`chunk_rows`)."""
     all_rows = np.arange(len(fit.model.design.y)) if rows is None else np.asarray(rows)
+    chunk = chunk_rows(n_draws(fit), chunk)
     for start in range(0, all_rows.size, chunk):
         part = all_rows[start:start + chunk]
         yield part, loglik_rows(fit, part)
@@ -91,4 +110,5 @@ def log_likelihood(fit: Fit, max_bytes: float = 2e9) -> np.ndarray:
     return out.reshape(n_chain, n_draw, n)
 
 
-__all__ = ["DEFAULT_CHUNK", "iter_loglik", "log_likelihood", "loglik_rows"]
+__all__ = ["CHUNK_BYTES", "DEFAULT_CHUNK", "chunk_rows", "iter_loglik", "log_likelihood",
+           "loglik_rows", "n_draws"]

@@ -169,6 +169,8 @@ class Summary:
                          "(sufficient statistics; compress=False to turn off)")
         if info.centered:
             lines.append("Predictors centered while sampling; (Intercept) reported uncentered")
+        if s.get("backend_reason") and s.get("backend_reason") != "requested":
+            lines.append(f"Sampler: {s.get('backend')} ({s['backend_reason']})")
         d = self.diagnostics
         verdict = "ok" if d["ok"] else "CHECK: " + ", ".join(_problems(d))
         lines.append(

@@ -645,7 +645,8 @@ def run_compare(spec: Spec | str | Path, out: str | Path | None = None,
             m.formula, frame, family=m.family, link=m.link, priors=spec.prior_spec(),
             variants=dict(c.variants) or None, group=c.group, effect=c.effect,
             draws=s.draws, tune=s.tune, chains=s.chains, seed=s.seed, backend=s.backend,
-            logo=c.logo, logo_max_groups=c.logo_max_groups, logo_draws=c.logo_draws,
+            logo=c.logo, logo_max_groups=c.logo_max_groups, logo_folds=c.logo_folds,
+            logo_draws=c.logo_draws,
             logo_tune=c.logo_tune, progress=say, dropna=m.dropna, fit_options=fit_options,
         )
     try:

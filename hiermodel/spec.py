@@ -66,8 +66,8 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
               "compress"),
     "priors": ("template", "template_table", "override"),
     "sampler": ("draws", "tune", "chains", "seed", "backend", "target_accept", "cores"),
-    "compare": ("variants", "group", "effect", "logo", "logo_max_groups", "logo_draws",
-                "logo_tune"),
+    "compare": ("variants", "group", "effect", "logo", "logo_max_groups", "logo_folds",
+                "logo_draws", "logo_tune"),
     "output": ("dir",),
 }
 TOP_LEVEL_KEYS: tuple[str, ...] = ("description",)
@@ -156,7 +156,7 @@ class SamplerSpec:
     tune: int = 1000
     chains: int = 4
     seed: int | None = None
-    backend: str = "pymc"
+    backend: str = "auto"
     target_accept: float = 0.9
     cores: int | None = None
 
@@ -170,6 +170,7 @@ class CompareSpec:
     effect: str | None = None
     logo: bool | str = "auto"
     logo_max_groups: int = 12
+    logo_folds: int | None = None
     logo_draws: int | None = None
     logo_tune: int | None = None
 
@@ -925,11 +926,12 @@ class _Parser:
                 self.fail(w, "logo must be true, false, 'auto', 'exact' or 'kfold', got "
                           f"{_show(value)}")
         max_groups = self.integer(w, t, "logo_max_groups", d.logo_max_groups, 2)
+        logo_folds = self.integer(w, t, "logo_folds", None, 2)
         logo_draws = self.integer(w, t, "logo_draws", None, 1)
         logo_tune = self.integer(w, t, "logo_tune", None, 0)
         return CompareSpec(variants=tuple(pairs), group=group, effect=effect, logo=logo,
                            logo_max_groups=max_groups or d.logo_max_groups,
-                           logo_draws=logo_draws, logo_tune=logo_tune)
+                           logo_folds=logo_folds, logo_draws=logo_draws, logo_tune=logo_tune)
 
     def output(self, t: dict[str, Any]) -> OutputSpec | None:
         w = "[output]"

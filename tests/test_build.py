@@ -157,3 +157,96 @@ def test_auto_parametrization_follows_information_per_level(
     # correlated blocks stay non-centered in auto mode, however much data
     slopes = hm.model("log_y ~ used_hybrid_seeds + (used_hybrid_seeds|county)", df)
     assert slopes.info.parametrization["county"] == "noncentered"
+
+
+STANDIN_FORMULAS = [
+    "log(maize_yield + 0.1) ~ used_hybrid_seeds + (1|county)",
+    "log(maize_yield + 0.1) ~ used_hybrid_seeds + (used_hybrid_seeds|county) + (1|season)",
+    "log(maize_yield + 0.1) ~ used_hybrid_seeds + (1|county/season)",
+    # county also in a population-level term: Bambi keeps the real county column and only
+    # season gets a stand-in
+    "log(maize_yield + 0.1) ~ 0 + county + (1|county:season)",
+]
+
+
+@pytest.mark.parametrize("formula", STANDIN_FORMULAS)
+def test_large_group_design_skips_dense_indicators_with_identical_result(
+    maize_small: pd.DataFrame, formula: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above DENSE_GROUP_CELLS Bambi sees stand-in grouping factors; the design, the automatic
+    priors and the graph's log-p must be exactly those of the dense path."""
+    from hiermodel.build import design as design_mod
+
+    exact = hm.model(formula, maize_small, priors="bambi")
+    monkeypatch.setattr(design_mod, "DENSE_GROUP_CELLS", 0)
+    lean = hm.model(formula, maize_small, priors="bambi")
+    assert exact.design.bambi_model is not None
+    assert lean.design.bambi_model is None  # built with stand-ins
+    a, b = exact.design, lean.design
+    np.testing.assert_array_equal(a.X, b.X)
+    assert a.auto_priors == b.auto_priors
+    assert [(x.group, x.levels, x.terms) for x in a.blocks] == \
+        [(x.group, x.levels, x.terms) for x in b.blocks]
+    for x, y in zip(a.blocks, b.blocks, strict=True):
+        np.testing.assert_array_equal(x.index, y.index)
+        np.testing.assert_array_equal(x.Z, y.Z)
+    values = random_point(exact.pymc_model, seed=2)
+    assert logp_and_grad(lean.pymc_model, values)[0] == pytest.approx(
+        logp_and_grad(exact.pymc_model, values)[0], rel=1e-12)
+    # the public Bambi model is still the real one, built on first access
+    assert len(lean.bambi_model.components["mu"].design.group.terms) == \
+        len(exact.bambi_model.components["mu"].design.group.terms)
+    assert lean.design.bambi_model is not None
+
+
+def test_bambi_template_takes_each_column_of_a_multi_column_term(
+    maize_small: pd.DataFrame,
+) -> None:
+    """Bambi scales `0 + county` with one sigma per level; priors='bambi' must use each."""
+    m = hm.model("log(maize_yield + 0.1) ~ 0 + county + (1|season)", maize_small,
+                 priors="bambi")
+    sigmas = np.asarray(m.bambi_model.components["mu"].terms["county"].prior.args["sigma"])
+    assert len(set(np.round(sigmas, 3))) > 1
+    ours = [m.prior_table.get("b", name).kwargs["sigma"] for name in m.design.x_names]
+    np.testing.assert_allclose(ours, sigmas)
+    assert {r.source for r in m.prior_table.rows if r.cls == "b"} == {"auto"}
+
+
+def test_auto_backend_follows_likelihood_rows(sleepstudy: pd.DataFrame,
+                                              maize_small: pd.DataFrame,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """backend='auto': PyMC for small (or compressed) likelihoods, nutpie for large ones."""
+    import importlib.util
+
+    from hiermodel.fit import AUTO_NUTPIE_ROWS, resolve_backend
+
+    small = hm.model("Reaction ~ Days + (Days|Subject)", sleepstudy)
+    assert resolve_backend(small, "auto") == (
+        "pymc", f"auto: 180 likelihood rows < {AUTO_NUTPIE_ROWS:,}, where PyMC's cached C "
+        "compile beats nutpie's numba compile")
+    formula = "log(maize_yield + 0.1) ~ used_hybrid_seeds + (1|county)"
+    compressed = hm.model(formula, maize_small)
+    assert compressed.info.cells is not None and compressed.info.cells.n_cells <= 60
+    assert resolve_backend(compressed, "auto")[0] == "pymc"  # 4,000 rows -> <= 60 cells
+    full = hm.model(formula, maize_small, compress=False)
+    assert resolve_backend(full, "auto") == (
+        "nutpie", f"auto: 4,000 likelihood rows >= {AUTO_NUTPIE_ROWS:,}, where nutpie's "
+        "compiled sampler beats PyMC's per-step overhead")
+    assert resolve_backend(full, "pymc") == ("pymc", "requested")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "nutpie" else real(name, *a))
+    assert resolve_backend(full, "auto") == ("pymc", "auto: nutpie not installed")
+    with pytest.raises(hm.errors.FitError, match=r"^backend 'nutpie' needs the package 'nutpie'"):
+        resolve_backend(full, "nutpie")
+
+
+def test_unknown_backend_is_a_fit_error(sleepstudy: pd.DataFrame) -> None:
+    m = hm.model("Reaction ~ Days + (1|Subject)", sleepstudy)
+    with pytest.raises(hm.errors.FitError) as info:
+        m.fit(backend="nutpi")
+    assert str(info.value) == "unknown backend 'nutpi'; did you mean 'nutpie'?"
+    with pytest.raises(hm.errors.FitError) as info:
+        m.fit(backend="stan")
+    assert str(info.value) == ("unknown backend 'stan'; choose one of: auto, pymc, nutpie, "
+                               "numpyro, blackjax")

@@ -16,11 +16,27 @@ import pytest
 import xarray as xr
 
 from hiermodel.compare.loo import compare_loo, distinct_rows, loo, psis
+from hiermodel.errors import DataError
 from hiermodel.model import model
-from hiermodel.pointwise import log_likelihood
+from hiermodel.pointwise import chunk_rows, log_likelihood
 from hiermodel.results import Fit
 
 loo_mod = importlib.import_module("hiermodel.compare.loo")
+
+
+@pytest.mark.parametrize(("draws", "chunk", "rows"), [
+    (4000, None, 1000),      # 32 MB budget: 1,000 rows x 4,000 draws x 8 bytes
+    (500, None, 8000),
+    (10**7, None, 100),      # never fewer than 100 rows per chunk
+    (4000, 17, 17),          # an explicit chunk wins
+])
+def test_chunk_rows_follow_a_byte_budget(draws: int, chunk: int | None, rows: int) -> None:
+    assert chunk_rows(draws, chunk) == rows
+
+
+def test_chunk_rows_rejects_empty_chunks() -> None:
+    with pytest.raises(DataError, match=r"chunk must be >= 1 row \(got 0\)"):
+        chunk_rows(1000, 0)
 
 FAST = {"draws": 150, "tune": 200, "chains": 2, "seed": 5}
 

@@ -84,7 +84,8 @@ CASES: list[tuple[str, str, str]] = [
     ("backend-unknown", MINIMAL + "[sampler]\nbackend = \"pymcc\"\n",
      "x.toml: [sampler] unknown backend 'pymcc'; did you mean 'pymc'?"),
     ("backend-unknown-no-match", MINIMAL + "[sampler]\nbackend = \"stan\"\n",
-     "x.toml: [sampler] unknown backend 'stan'; choose one of: pymc, nutpie, numpyro, blackjax"),
+     "x.toml: [sampler] unknown backend 'stan'; choose one of: auto, pymc, nutpie, numpyro, "
+     "blackjax"),
     ("section-typo", MINIMAL + "[sampelr]\ndraws = 10\n",
      "x.toml: unknown section [sampelr]; did you mean [sampler]?"),
     ("section-unknown", MINIMAL + "[plots]\nwidth = 3\n",
@@ -178,6 +179,8 @@ CASES: list[tuple[str, str, str]] = [
      "x.toml: [compare] logo must be true, false, 'auto', 'exact' or 'kfold', got 'sometimes'"),
     ("compare-logo-max-groups", MINIMAL + "[compare]\nlogo_max_groups = 1\n",
      "x.toml: [compare] logo_max_groups must be an integer >= 2, got 1"),
+    ("compare-logo-folds", MINIMAL + "[compare]\nlogo_folds = 1\n",
+     "x.toml: [compare] logo_folds must be an integer >= 2, got 1"),
     ("output-unknown-key", MINIMAL + "[output]\ndirr = \"runs\"\n",
      "x.toml: [output] unknown key 'dirr'; did you mean 'dir'?"),
     ("description-not-string", "description = 1\n" + MINIMAL,
@@ -267,6 +270,15 @@ def test_defaults_and_frozen(tmp_path: Path) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.model = spec.model  # type: ignore[misc]
     assert hash(spec.sampler) == hash(dataclasses.replace(spec.sampler))
+
+
+def test_compare_section_values(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, MINIMAL + "[compare]\nlogo = \"kfold\"\nlogo_folds = 3\n"
+                           "logo_max_groups = 4\nlogo_draws = 200\n"))
+    c = spec.compare
+    assert (c.logo, c.logo_folds, c.logo_max_groups, c.logo_draws, c.logo_tune) == \
+        ("kfold", 3, 4, 200, None)
+    assert load_spec(write(tmp_path, MINIMAL, "d.toml")).compare.logo_folds is None
 
 
 def test_hash_is_canonical(tmp_path: Path) -> None:
@@ -493,7 +505,7 @@ def test_maize_spec_is_the_talks() -> None:
     table = {(r.cls, r.term, r.group): str(r.prior) for r in built.prior_table}
     slopes = [k for k in table if k[0] == "b"]
     assert len(slopes) == 1 and slopes[0][1].startswith("used_hybrid_seeds")
-    assert table.pop(slopes[0]) == "Normal(mu=2.3, sigma=1.1)"
+    assert table.pop(slopes[0]) == "Normal(mu=2, sigma=1)"  # the talk's b ~ Normal(2, 1)
     assert table == {
         ("Intercept", "", ""): "Normal(mu=2, sigma=1)",
         ("sd", "Intercept", "county"): "HalfCauchy(beta=1)",

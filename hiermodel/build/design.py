@@ -65,6 +65,7 @@ class BlockDesign:
     correlated: bool
     source: GroupBlock
     recipes: list[Recipe] = field(default_factory=list)
+    owners: list[int] = field(default_factory=list)  # column -> index of its Bambi term
 
     @property
     def k(self) -> int:
@@ -76,7 +77,7 @@ class ModelDesign:
     """Arrays, names and Bambi's automatic priors for one model."""
 
     prepared: PreparedData
-    bambi_model: Any
+    bambi_model: Any  # None when built with stand-in grouping factors (see DENSE_GROUP_CELLS)
     y: np.ndarray
     X: np.ndarray  # (N, p) population-level columns, intercept excluded
     x_names: list[str]
@@ -135,11 +136,65 @@ def _full_dummies(
     return Z, labels, [((column, str(c)),) for c in cats]
 
 
+def _factor_levels(values: pd.Series) -> tuple[list[str], np.ndarray]:
+    """formulae's coding of one grouping column: (level labels, code per row)."""
+    cat = values if isinstance(values.dtype, pd.CategoricalDtype) else pd.Categorical(values)
+    cat = pd.Categorical(cat)
+    return [str(c) for c in cat.categories], np.asarray(cat.codes, dtype=np.int64)
+
+
+def group_index(block: GroupBlock, prepared: PreparedData) -> tuple[list[str], np.ndarray]:
+    """Levels (``a:b`` labels for interactions, in formulae's product order) and the level
+    index of every row, computed without any (rows x levels) indicator matrix."""
+    levels: list[str] = [""]
+    index = np.zeros(prepared.n, dtype=np.int64)
+    for k, name in enumerate(block.factor):
+        labs, codes = _factor_levels(prepared.frame[prepared.terms.variables[name].column])
+        levels = [f"{a}:{b}" if k else b for a in levels for b in labs]
+        index = index * len(labs) + codes
+    return levels, index
+
+
+# Above this many (rows x levels) cells summed over grouping factors, formulae's dense
+# indicator matrices (8 bytes a cell: 1.7 GB for 70,000 rows x 3,100 levels) are not built:
+# Bambi sees a two-level stand-in for each grouping column that no other term uses — its
+# automatic priors for group-level terms depend only on the response and the slope
+# expressions, never on the grouping factor — and the level index comes from group_index().
+DENSE_GROUP_CELLS = 20_000_000
+
+
+def _standin_frame(prepared: PreparedData) -> tuple[pd.DataFrame, bool]:
+    """(frame for Bambi, whether its grouping factors are the real ones)."""
+    terms = prepared.terms
+    frame = prepared.frame
+    cells = 0
+    for block in terms.groups:
+        n_levels = 1
+        for name in block.factor:
+            n_levels *= frame[terms.variables[name].column].nunique()
+        cells += len(frame) * n_levels
+    if cells <= DENSE_GROUP_CELLS:
+        return frame, True
+    grouping = {f for block in terms.groups for f in block.factor}
+    used_elsewhere = {v for t in terms.fixed for v in t.variables}
+    used_elsewhere.add(terms.response.variable.name)
+    used_elsewhere |= {v for block in terms.groups for t in block.terms for v in t.variables}
+    used_elsewhere |= {v.name for v in terms.offsets}
+    replace = [terms.variables[f].column for f in grouping - used_elsewhere]
+    if not replace:
+        return frame, True
+    stand_in = pd.Categorical(np.where(np.arange(len(frame)) % 2 == 0, "a", "b"))
+    log.info("grouping factors %s: %d rows x levels exceed %d; Bambi sees a stand-in factor",
+             replace, cells, DENSE_GROUP_CELLS)
+    return frame.assign(**{c: stand_in for c in replace}), False
+
+
 def _block_design(
     block: GroupBlock,
     group_terms: dict[str, Any],
     prepared: PreparedData,
     col_to_name: dict[str, str],
+    exact_groups: bool = True,
 ) -> BlockDesign:
     names = block.bambi_terms()
     missing = [n for n in names if n not in group_terms]
@@ -151,19 +206,23 @@ def _block_design(
     cols: list[np.ndarray] = []
     labels: list[str] = []
     recipes: list[Recipe] = []
-    first = group_terms[names[0]]
-    levels = [str(g) for g in first.groups]
-    factor = np.asarray(first.factor.data)
-    index = factor.argmax(axis=1) if factor.ndim == 2 else factor.astype(int)
+    owners: list[int] = []
+    levels, index = group_index(block, prepared)
+    if exact_groups:
+        # formulae evaluated the real grouping factor: it must agree with our own indexing
+        first = group_terms[names[0]]
+        factor = np.asarray(first.factor.data)
+        theirs = factor.argmax(axis=1) if factor.ndim == 2 else factor.astype(int)
+        if [str(g) for g in first.groups] != levels or not np.array_equal(theirs, index):
+            raise BuildError(f"internal: group levels of block {names} disagree with formulae")
     for i, name in enumerate(names):
         term = group_terms[name]
-        if [str(g) for g in term.groups] != levels:
-            raise BuildError(f"internal: group levels differ between terms of block {names}")
         expr_name = name.split("|")[0]
         if expr_name == "1":
             cols.append(np.ones((len(index), 1)))
             labels.append("(Intercept)")
             recipes.append(())
+            owners.append(i)
             continue
         data = np.asarray(term.expr.data, dtype=float)
         data = data.reshape(len(index), -1)
@@ -189,6 +248,7 @@ def _block_design(
         cols.append(data)
         labels.extend(term_labels)
         recipes.extend(term_recipes)
+        owners.extend([i] * len(term_labels))
     Z = np.column_stack(cols)
     return BlockDesign(
         group=block.group,
@@ -199,6 +259,7 @@ def _block_design(
         correlated=block.correlated,
         source=block,
         recipes=recipes,
+        owners=owners,
     )
 
 
@@ -213,19 +274,18 @@ def _bambi_prior(prior: Any) -> tuple[str, dict[str, Any]] | None:
     return prior.name, args
 
 
-def build_design(prepared: PreparedData) -> ModelDesign:
-    """Run Bambi on the prepared data and read out arrays, names and automatic priors."""
+def bambi_model(prepared: PreparedData, frame: pd.DataFrame | None = None) -> Any:
+    """The Bambi model of the translated formula (on ``frame``, default the prepared data)."""
     import bambi as bmb
 
     terms = prepared.terms
     family = prepared.family
-    frame = prepared.frame
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]ategorical.*", category=UserWarning)
-            model = bmb.Model(
+            return bmb.Model(
                 terms.bambi_formula,
-                frame,
+                prepared.frame if frame is None else frame,
                 family=family.bambi_name,
                 link=family.link,
                 center_predictors=True,
@@ -235,6 +295,28 @@ def build_design(prepared: PreparedData) -> ModelDesign:
         raise BuildError(
             f"Bambi could not build '{terms.bambi_formula}' (from '{terms.formula}'): {exc}"
         ) from exc
+
+
+def _column_prior(prior: tuple[str, dict[str, Any]] | None, j: int, n_cols: int
+                  ) -> tuple[str, dict[str, Any]] | None:
+    """Bambi's prior of a multi-column term (one sigma per column) restricted to column j."""
+    if prior is None or n_cols <= 1:
+        return prior
+    name, args = prior
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        arr = np.asarray(value, dtype=float)
+        out[key] = float(arr.flat[j]) if arr.ndim and arr.size == n_cols else value
+    return name, out
+
+
+def build_design(prepared: PreparedData) -> ModelDesign:
+    """Run Bambi on the prepared data and read out arrays, names and automatic priors."""
+    terms = prepared.terms
+    family = prepared.family
+    frame = prepared.frame
+    bambi_frame, exact_groups = _standin_frame(prepared)
+    model = bambi_model(prepared, bambi_frame)
     component = model.components[model.family.likelihood.parent]
     design = component.design
     col_to_name = _display_map(terms)
@@ -261,7 +343,7 @@ def build_design(prepared: PreparedData) -> ModelDesign:
                 x_cols.append(block[:, j])
                 x_names.append(lname)
                 x_recipes.append(parse_label(str(lab)))
-                auto[("b", lname, "")] = prior
+                auto[("b", lname, "")] = _column_prior(prior, j, len(labels))
     X = np.column_stack(x_cols) if x_cols else np.zeros((len(y), 0))
     # The recipes recompute every column for new data (predict); check them on the training
     # data against formulae's own matrices so the two can never disagree silently.
@@ -272,17 +354,18 @@ def build_design(prepared: PreparedData) -> ModelDesign:
     group_terms = dict(design.group.terms) if design.group is not None else {}
     notes: list[str] = []
     for gblock in terms.groups:
-        bd = _block_design(gblock, group_terms, prepared, col_to_name)
+        bd = _block_design(gblock, group_terms, prepared, col_to_name, exact_groups)
         if not np.allclose(evaluate_recipes(bd.recipes, frame), bd.Z):
             raise BuildError(f"internal: group design recipes disagree for {bd.terms}")
         blocks.append(bd)
-        for name in gblock.bambi_terms():
+        names = gblock.bambi_terms()
+        for col, lab in enumerate(bd.terms):
+            name = names[bd.owners[col]]
             prior = _bambi_prior(component.terms[name].prior) if name in component.terms else None
-            expr = name.split("|")[0]
-            for lab in bd.terms:
-                key = ("sd", lab, bd.group)
-                if key not in auto and (lab == "(Intercept)") == (expr == "1"):
-                    auto[key] = prior
+            n_cols = bd.owners.count(bd.owners[col])
+            key = ("sd", lab, bd.group)
+            if key not in auto:
+                auto[key] = _column_prior(prior, col - bd.owners.index(bd.owners[col]), n_cols)
     for aux in family.aux:
         comp = model.components.get(aux)
         auto[(aux, "", "")] = _bambi_prior(comp.prior) if comp is not None else None
@@ -296,7 +379,7 @@ def build_design(prepared: PreparedData) -> ModelDesign:
         trials = np.asarray(frame[terms.response.trials_column], dtype=float)
     return ModelDesign(
         prepared=prepared,
-        bambi_model=model,
+        bambi_model=model if exact_groups else None,
         y=y,
         X=X,
         x_names=x_names,
@@ -311,11 +394,14 @@ def build_design(prepared: PreparedData) -> ModelDesign:
 
 
 __all__ = [
+    "DENSE_GROUP_CELLS",
     "BlockDesign",
     "ModelDesign",
     "Recipe",
+    "bambi_model",
     "build_design",
     "evaluate_recipes",
+    "group_index",
     "lme4_label",
     "parse_label",
 ]

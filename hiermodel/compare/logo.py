@@ -45,7 +45,7 @@ from hiermodel.build.design import evaluate_recipes
 from hiermodel.build.likelihood import inverse_link_np
 from hiermodel.compare.variants import group_x_columns, variant_kind
 from hiermodel.errors import CompareError
-from hiermodel.pointwise import DEFAULT_CHUNK
+from hiermodel.pointwise import DEFAULT_CHUNK, chunk_rows, n_draws
 
 if TYPE_CHECKING:
     from hiermodel.results import Fit
@@ -196,7 +196,8 @@ class NewGroupPredictor:
 
 
 def held_out_density(predictor: NewGroupPredictor, rows: pd.DataFrame, y: np.ndarray,
-                     trials: np.ndarray | None, group_seed: int, chunk: int = DEFAULT_CHUNK,
+                     trials: np.ndarray | None, group_seed: int,
+                     chunk: int | None = DEFAULT_CHUNK,
                      b_prior: np.ndarray | None = None) -> dict[str, float]:
     """Joint and pointwise log predictive density of one held-out group's rows.
 
@@ -210,6 +211,7 @@ def held_out_density(predictor: NewGroupPredictor, rows: pd.DataFrame, y: np.nda
         b_prior = draws[0]
     total: np.ndarray | None = None
     pointwise = 0.0
+    chunk = chunk_rows(n_draws(fit), chunk)
     for start in range(0, len(rows), chunk):
         part = rows.iloc[start:start + chunk]
         eta = predictor.eta(part, group_seed, b_prior)
@@ -284,7 +286,7 @@ def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np
                         group_columns: tuple[str, ...], y: np.ndarray,
                         trials: np.ndarray | None, refit: FitFn, max_groups: int = 12,
                         mode: str | bool = "auto", seed: int | None = None,
-                        chunk: int = DEFAULT_CHUNK,
+                        chunk: int | None = DEFAULT_CHUNK,
                         progress: Callable[[str], None] | None = None,
                         keep_fits: bool = False, folds: int | None = None) -> LogoResult:
     """Refit every variant without each fold of groups and score the held-out groups.

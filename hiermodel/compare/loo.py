@@ -191,7 +191,7 @@ def distinct_rows(fit: Fit) -> tuple[np.ndarray, np.ndarray]:
     return first, codes
 
 
-def loo(fit: Fit, chunk: int = DEFAULT_CHUNK, reff: float | None = None,
+def loo(fit: Fit, chunk: int | None = DEFAULT_CHUNK, reff: float | None = None,
         rows: np.ndarray | None = None, dedupe: bool = True) -> az.ELPDData:
     """Chunked PSIS-LOO of ``fit`` per observation, on the log scale, like ``az.loo``.
 
@@ -201,7 +201,7 @@ def loo(fit: Fit, chunk: int = DEFAULT_CHUNK, reff: float | None = None,
     import arviz as az
     import xarray as xr
 
-    if chunk < 1:
+    if chunk is not None and chunk < 1:
         raise CompareError(f"chunk must be >= 1 (got {chunk})")
     n_all = len(fit.model.design.y)
     if rows is None:
@@ -299,7 +299,7 @@ def compare_loo(elpds: Mapping[str, az.ELPDData], seed: int | None = None) -> pd
     return table
 
 
-def loo_all(fits: Mapping[str, Fit], chunk: int = DEFAULT_CHUNK,
+def loo_all(fits: Mapping[str, Fit], chunk: int | None = DEFAULT_CHUNK,
             progress: Callable[[str], None] | None = None) -> dict[str, az.ELPDData]:
     """Chunked LOO of every fit."""
     out = {}
