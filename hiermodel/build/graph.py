@@ -288,7 +288,10 @@ def _group_effects(
                     shifted = True
             else:
                 z = pm.Normal(f"z_{g}{suffix}", 0.0, 1.0, shape=(n_levels, k))
-                r_b = pt.dot(z, chol.T)
+                # r_j = L z_j for every level: an elementwise product summed over the k
+                # columns (k is small) rather than z @ L.T, whose transposed operand numba
+                # (nutpie) can only multiply as a non-contiguous array
+                r_b = pt.sum(z[:, None, :] * chol[None, :, :], axis=2)
         else:
             if sd is not None:
                 sd_b = sd[start : start + k]
