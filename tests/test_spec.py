@@ -495,7 +495,7 @@ def test_maize_spec_is_the_talks() -> None:
     spec = load_spec(REPO / "specs" / "maize_yield.toml")
     assert spec.model.formula == "log(maize_yield + 0.1) ~ used_hybrid_seeds + (1 | county)"
     assert spec.model.center_predictors is False
-    assert (spec.sampler.chains, spec.sampler.draws, spec.sampler.tune) == (2, 500, 500)
+    assert (spec.sampler.chains, spec.sampler.draws, spec.sampler.tune) == (4, 1000, 1000)
     variants = dict(spec.compare.variants)
     assert variants["pooled"].endswith("~ 0 + factor(used_hybrid_seeds)")
     assert variants["unpooled"].endswith("~ 0 + county:factor(used_hybrid_seeds)")
