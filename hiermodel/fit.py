@@ -134,6 +134,13 @@ def sample(
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*BLAS.*")
+            # NUTS's first, oversized trial steps on very precise likelihoods (compressed cell
+            # means of thousands of rows) overflow to inf/NaN energies; the sampler treats such
+            # steps as divergent and rejects them, and hiermodel counts and reports every
+            # post-tuning divergence in the diagnostics, so NumPy's per-step warnings add noise,
+            # not information.
+            warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                    message="(overflow|invalid value) encountered in dot")
             if backend == "nutpie":
                 idata = _sample_nutpie(pm_model, draws, tune, chains, cores, seed,
                                        target_accept, progressbar)
