@@ -250,3 +250,30 @@ def test_unknown_backend_is_a_fit_error(sleepstudy: pd.DataFrame) -> None:
         m.fit(backend="stan")
     assert str(info.value) == ("unknown backend 'stan'; choose one of: auto, pymc, nutpie, "
                                "numpyro, blackjax")
+
+
+def test_correlated_block_centering_rule(maize_small: pd.DataFrame) -> None:
+    """Correlated blocks are centered (on the population values) only when every level is
+    well informed about every term."""
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(10), 20)
+    x = rng.normal(size=g.size)
+    trials = np.full(g.size, 30)
+    succ = rng.binomial(trials, 0.4)
+    df = pd.DataFrame({"s": succ, "f": trials - succ, "x": x, "g": [f"g{i}" for i in g]})
+    m = hm.model("cbind(s, f) ~ x + (x|g)", df, family="binomial")
+    assert m.info.parametrization["g"] == "centered"
+    assert m.info.parametrization_reason["g"] == (
+        "correlated block, median 600 trials/level (centered at ≥ 200); level coefficients "
+        "centered on the population values")
+    assert "a_g" in _free(m) and not any(n.startswith("z_g") for n in _free(m))
+    logp, grad = logp_and_grad(m.pymc_model, random_point(m.pymc_model))
+    assert np.isfinite(logp) and np.all(np.isfinite(grad))
+    # Nyandarua-like levels (a handful of rows in one arm) keep the block non-centered
+    df2 = maize_small.assign(log_y=np.log(maize_small.maize_yield + 0.1))
+    m2 = hm.model("log_y ~ used_hybrid_seeds + (used_hybrid_seeds|county)", df2)
+    assert m2.info.parametrization["county"] == "noncentered"
+    assert "least-informed level/term has information" in m2.info.parametrization_reason["county"]
+    # slopes that are not population-level terms: nothing to center them on
+    m3 = hm.model("cbind(s, f) ~ 1 + (x|g)", df, family="binomial")
+    assert m3.info.parametrization_reason["g"].endswith("cannot be centered on population values")

@@ -63,6 +63,34 @@ class BuildInfo:
         return self.cells is not None
 
 
+@dataclass
+class Population:
+    """The population-level RVs a centered group may be centered on (hierarchical centering):
+    the sampled intercept (``Intercept_c`` when predictors are centered), ``b`` and the column
+    means subtracted from X while sampling."""
+
+    icpt: Any
+    beta: Any
+    x_names: list[str]
+    x_mean: np.ndarray
+    X: np.ndarray
+
+    def slope_columns(self, block: BlockDesign) -> list[int] | None:
+        """Positions in ``b`` of the block's slopes when the block is ``(1 + slopes | g)``
+        with every slope also a population-level column (same values), else None."""
+        if self.beta is None or block.terms[0] != "(Intercept)" or block.k < 2:
+            return None
+        cols: list[int] = []
+        for j, term in enumerate(block.terms[1:], start=1):
+            if term not in self.x_names:
+                return None
+            c = self.x_names.index(term)
+            if not np.array_equal(self.X[:, c], block.Z[:, j]):
+                return None
+            cols.append(c)
+        return cols
+
+
 def _informative_ratio(design: ModelDesign, block: BlockDesign) -> tuple[float, float]:
     """(median rows per level, data-to-prior precision ratio) for a block, moment-based."""
     counts = np.bincount(block.index, minlength=len(block.levels)).astype(float)
@@ -81,8 +109,36 @@ def _informative_ratio(design: ModelDesign, block: BlockDesign) -> tuple[float, 
     return median_n, median_n * between / max(within, 1e-12)
 
 
+def _trials_per_level(design: ModelDesign, block: BlockDesign) -> float:
+    trials = design.trials if design.trials is not None else np.ones(len(design.y))
+    sums = np.bincount(block.index, weights=trials, minlength=len(block.levels))
+    return float(np.median(sums[sums > 0]))
+
+
+def _weakest_term_information(design: ModelDesign, block: BlockDesign) -> float:
+    """min over levels and block columns of sum_i w_i (z_i - mean_j z)^2 (the intercept: sum_i
+    w_i), w = trials for binomial responses, else 1: how much the data of the worst-informed
+    level say about its worst-informed coefficient. One level whose slope rests on a single
+    row makes the centered posterior a narrow ridge that a diagonal mass matrix cannot follow
+    (measured: maize (hybrid|county) with Nyandarua's one non-hybrid row, > 10 min centered)."""
+    w = design.trials if design.trials is not None else np.ones(len(design.y))
+    n_lev = len(block.levels)
+    tot = np.bincount(block.index, weights=w, minlength=n_lev)
+    present = tot > 0
+    worst = float(tot[present].min())
+    for j in range(block.k):
+        z = block.Z[:, j]
+        if np.all(z == 1.0):
+            continue
+        mean = np.bincount(block.index, weights=w * z, minlength=n_lev) / np.maximum(tot, 1e-300)
+        ss = np.bincount(block.index, weights=w * (z - mean[block.index]) ** 2, minlength=n_lev)
+        worst = min(worst, float(ss[present].min()))
+    return worst
+
+
 def choose_parametrization(
-    design: ModelDesign, group: str, blocks: list[BlockDesign], requested: Any
+    design: ModelDesign, group: str, blocks: list[BlockDesign], requested: Any,
+    can_center_block: bool = False,
 ) -> tuple[str, str]:
     """Centered when each level carries much more information than the prior, else non-centered."""
     if isinstance(requested, dict):
@@ -95,13 +151,36 @@ def choose_parametrization(
         )
     median_n, ratio = _informative_ratio(design, blocks[0])
     if any(b.correlated and b.k > 1 for b in blocks):
-        # Measured: a centered MvNormal block mixed far worse than the Cholesky non-centered
-        # one even with thousands of rows per level (30k-row maize varying slopes: > 10 min
-        # vs ~50 s; a simulated 3-term block likewise), so auto keeps correlated blocks
-        # non-centered. parametrization="centered" still forces it.
-        return "noncentered", (
-            f"correlated block (median {median_n:.0f} rows/level); centered is opt-in"
-        )
+        # A centered correlated block only mixes well when it is centered on the population
+        # values of *all* its terms (a_j ~ MvNormal((Intercept, b), Sigma)); centered on zero
+        # it was far slower than the Cholesky non-centered form even with thousands of rows
+        # per level (30k-row maize varying slopes: > 10 min vs ~50 s). So auto centers a
+        # correlated block only when it can be centered that way and each level carries a lot
+        # of information; parametrization="centered" still forces it.
+        if not can_center_block:
+            return "noncentered", (
+                f"correlated block (median {median_n:.0f} rows/level) that cannot be centered "
+                "on population values"
+            )
+        weakest = min(_weakest_term_information(design, b) for b in blocks
+                      if b.correlated and b.k > 1)
+        if weakest < 100:
+            return "noncentered", (
+                f"correlated block whose least-informed level/term has information "
+                f"{weakest:.1f} (centered needs ≥ 100 for every level and term)"
+            )
+        if design.family.name in ("binomial", "bernoulli"):
+            trials = _trials_per_level(design, blocks[0])
+            choice = "centered" if trials >= 200 else "noncentered"
+            return choice, (f"correlated block, median {trials:.0f} trials/level "
+                            "(centered at ≥ 200)")
+        if design.family.name == "gaussian":
+            choice = "centered" if ratio > 10 and median_n >= 100 else "noncentered"
+            return choice, (f"correlated block, median {median_n:.0f} rows/level, data/prior "
+                            f"precision ≈ {ratio:.1f} (centered at > 10 with ≥ 100 rows/level)")
+        choice = "centered" if median_n >= 200 else "noncentered"
+        return choice, (f"correlated block, median {median_n:.0f} rows/level (centered at "
+                        "≥ 200)")
     if design.family.name == "gaussian":
         choice = "centered" if ratio > 10 and median_n >= 10 else "noncentered"
         return choice, f"median {median_n:.0f} rows/level, data/prior precision ≈ {ratio:.1f}"
@@ -199,13 +278,14 @@ def build_graph(
         # (a_j ~ Normal(Intercept, sd), like the talk's county_intercept ~ Normal(ic_mu, ...)):
         # with r_j ~ Normal(0, sd) instead, Intercept and the mean of the r_j are nearly
         # unidentified apart when levels carry much data, and NUTS mixes slowly.
-        mean_icpt = icpt if design.has_intercept else None
+        population = Population(icpt, beta if X.shape[1] else None, list(design.x_names),
+                                x_mean, X) if design.has_intercept else None
         for group, blocks in by_group.items():
             contribution, used = _group_effects(design, group, blocks, priors, options, info,
-                                                rows, mean_icpt)
+                                                rows, population)
             eta = eta + contribution
             if used:
-                mean_icpt = None
+                population = None
         if design.offset is not None and (cells is None or family.name != "poisson"):
             eta = eta + rows(design.offset)
         aux = {a: vector_rv(a, [priors.get(a)]) for a in family.aux}
@@ -224,11 +304,14 @@ def _group_effects(
     options: BuildOptions,
     info: BuildInfo,
     rows: Any,
-    mean_icpt: Any = None,
+    population: Population | None = None,
 ) -> tuple[Any, bool]:
     gdim, tdim, cdim = group_dims(group)
     g = safe(group)
-    choice, reason = choose_parametrization(design, group, blocks, options.parametrization)
+    can_center_block = population is not None and all(
+        population.slope_columns(b) is not None for b in blocks if b.correlated and b.k > 1)
+    choice, reason = choose_parametrization(design, group, blocks, options.parametrization,
+                                            can_center_block)
     info.parametrization[group] = choice
     info.parametrization_reason[group] = reason
     terms = info.group_terms[group]
@@ -278,7 +361,7 @@ def _group_effects(
             info.latent.append(f"lkj_{g}{suffix}")
             cor_parts.append(corr[iu])
             if choice == "centered":
-                mu_b, shift = _block_mean(block, k, mean_icpt if not shifted else None)
+                mu_b, shift = _block_mean(block, k, population if not shifted else None)
                 if shift is None:
                     r_b = pm.MvNormal(f"r_{g}{suffix}", mu=mu_b, chol=chol, **shape_kw)
                 else:
@@ -299,7 +382,7 @@ def _group_effects(
                 sd_b = vector_rv(f"sd_{g}{suffix}", block_priors, vector=True)
                 info.latent.append(f"sd_{g}{suffix}")
             if choice == "centered":
-                mu_b, shift = _block_mean(block, k, mean_icpt if not shifted else None)
+                mu_b, shift = _block_mean(block, k, population if not shifted else None)
                 if shift is None:
                     r_b = pm.Normal(f"r_{g}{suffix}", 0.0, sd_b, **shape_kw)
                 else:
@@ -318,7 +401,11 @@ def _group_effects(
     if cor_parts:
         pm.Deterministic(f"cor_{g}", pt.concatenate(cor_parts), dims=cdim)
     if shifted:
-        info.parametrization_reason[group] += "; level intercepts centered on (Intercept)"
+        info.parametrization_reason[group] += (
+            "; level coefficients centered on the population values"
+            if any(b.k > 1 and population is not None and population.slope_columns(b)
+                   for b in blocks)
+            else "; level intercepts centered on (Intercept)")
     if len(parts) == 1 and choice == "centered" and not shifted:
         r = parts[0]
     else:
@@ -339,14 +426,29 @@ def _group_effects(
     return contribution, shifted
 
 
-def _block_mean(block: BlockDesign, k: int, icpt: Any) -> tuple[Any, Any]:
-    """(mean vector, shift) for a centered block: around the intercept when given and the
-    block starts with one, else (0, None)."""
-    if icpt is None or block.terms[0] != "(Intercept)":
-        return pt.zeros(k) if k > 1 else 0.0, None
+def _block_mean(block: BlockDesign, k: int, population: Population | None
+                ) -> tuple[Any, Any]:
+    """(mean vector, shift) of a centered block's level coefficients a_j; r_j = a_j - shift.
+
+    With a population given and a block starting with an intercept, the levels are centered
+    on the population values: the intercept and, when every slope of the block is also a
+    population-level column, the slopes too (hierarchical centering). The intercept component
+    is the intercept at x = 0 of the block's slopes (``Intercept_c - x_mean . b``), so that
+    eta = a_j0 + a_j . x (+ the other population terms) and the likelihood no longer involves
+    the intercept or those slopes directly. Otherwise (0, None): r_j has mean zero.
+    """
+    if population is None or block.terms[0] != "(Intercept)":
+        return (pt.zeros(k) if k > 1 else 0.0), None
+    icpt = population.icpt
     if k == 1:
         return icpt, icpt
-    mu = pt.concatenate([pt.reshape(icpt, (1,)), pt.zeros(k - 1)])
+    cols = population.slope_columns(block)
+    if cols is None:
+        mu = pt.concatenate([pt.reshape(icpt, (1,)), pt.zeros(k - 1)])
+        return mu, mu
+    b_sel = population.beta[cols]
+    a0 = icpt - pt.dot(population.x_mean[cols], b_sel)
+    mu = pt.concatenate([pt.reshape(a0, (1,)), b_sel])
     return mu, mu
 
 
