@@ -26,6 +26,7 @@ group-level SD(s), sigma and every group-level deviation.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -143,8 +144,10 @@ def sampler_stats(idata: Any) -> dict[str, float]:
     return out
 
 
-def worker_main(cfg: dict[str, Any],
-                runners: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]) -> None:
+Runners = Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]
+
+
+def worker_main(cfg: dict[str, Any], runners: Runners) -> None:
     """Run one system described by ``cfg`` and write its result JSON to ``cfg['out']``."""
     import warnings
 
@@ -161,6 +164,27 @@ def worker_main(cfg: dict[str, Any],
     result.update(rss_mb())
     with open(cfg["out"], "w") as fh:
         json.dump(result, fh, default=float)
+
+
+def add_run_args(p: argparse.ArgumentParser, data_seed: int, data_seed_help: str) -> None:
+    """The options every benchmark script shares (sampler settings, output, worker mode)."""
+    p.add_argument("--draws", type=int, default=None)
+    p.add_argument("--tune", type=int, default=None)
+    p.add_argument("--seed", type=int, default=1, help="sampler seed")
+    p.add_argument("--data-seed", type=int, default=data_seed, help=data_seed_help)
+    p.add_argument("--json", default=None, help="also write all raw results to this file")
+    p.add_argument("--verbose", action="store_true", help="show the workers' output")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+
+
+def run_worker_if_asked(args: argparse.Namespace, runners: Runners) -> bool:
+    """In a ``--worker`` subprocess run that one system and return True; else set up the
+    parent's line-buffered output and return False."""
+    if args.worker is not None:
+        worker_main(json.loads(args.worker), runners)
+        return True
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    return False
 
 
 def summarise(params: dict[str, dict[str, float]]) -> dict[str, Any]:

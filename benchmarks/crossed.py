@@ -149,19 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=None)
     p.add_argument("--students", type=int, default=None)
     p.add_argument("--instructors", type=int, default=None)
-    p.add_argument("--draws", type=int, default=None)
-    p.add_argument("--tune", type=int, default=None)
     p.add_argument("--chains", type=int, default=2)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--data-seed", type=int, default=2024)
-    p.add_argument("--json", default=None)
-    p.add_argument("--verbose", action="store_true")
-    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    C.add_run_args(p, data_seed=2024, data_seed_help="simulation seed (default 2024)")
     args = p.parse_args(argv)
-    if args.worker is not None:
-        C.worker_main(json.loads(args.worker), RUNNERS)
+    if C.run_worker_if_asked(args, RUNNERS):
         return 0
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
     n = args.n or (5000 if args.quick else 70_000)
     n_students = args.students or (400 if args.quick else 3000)

@@ -186,22 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lme4", action="store_true", help="add lme4::lmer if Rscript+lme4 exist")
     p.add_argument("--systems", default=None,
                    help="comma-separated subset: default,uncompressed,nutpie,bambi,memory,loo,lme4")
-    p.add_argument("--n", type=int, default=None, help="rows (default 110789; quick 3000)")
-    p.add_argument("--draws", type=int, default=None)
-    p.add_argument("--tune", type=int, default=None)
+    p.add_argument("--n", type=int, default=None, help="rows (default 110789; quick 2000)")
     p.add_argument("--chains", type=int, default=None)
-    p.add_argument("--seed", type=int, default=1, help="sampler seed")
-    p.add_argument("--data-seed", type=int, default=0,
-                   help="maize_yield seed (default 0, the dataset's own default)")
-    p.add_argument("--json", default=None, help="also write all raw results to this file")
-    p.add_argument("--verbose", action="store_true", help="show the workers' output")
-    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    C.add_run_args(p, data_seed=0,
+                   data_seed_help="maize_yield seed (default 0, the dataset's own default)")
     args = p.parse_args(argv)
-
-    if args.worker is not None:
-        C.worker_main(json.loads(args.worker), RUNNERS)
+    if C.run_worker_if_asked(args, RUNNERS):
         return 0
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
     n = args.n or (2000 if args.quick else 110_789)
     draws = args.draws or (150 if args.quick else 1000)

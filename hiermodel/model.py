@@ -137,7 +137,7 @@ def _resolve(design: ModelDesign, spec: PriorSpec) -> Any:
 
     slots = prior_slots(design)
     overrides = tuple(spec.overrides)
-    if getattr(spec, "unmatched", "error") == "ignore":
+    if spec.unmatched == "ignore":
         overrides = tuple(o for o in overrides if any(o.matches(s) for s in slots))
     return resolve_priors(slots, model_stats(design), spec.template, overrides)
 

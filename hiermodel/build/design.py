@@ -358,14 +358,13 @@ def build_design(prepared: PreparedData) -> ModelDesign:
         if not np.allclose(evaluate_recipes(bd.recipes, frame), bd.Z):
             raise BuildError(f"internal: group design recipes disagree for {bd.terms}")
         blocks.append(bd)
-        names = gblock.bambi_terms()
-        for col, lab in enumerate(bd.terms):
-            name = names[bd.owners[col]]
+        start = 0  # the columns of each Bambi term are contiguous, in term order
+        for owner, name in enumerate(gblock.bambi_terms()):
             prior = _bambi_prior(component.terms[name].prior) if name in component.terms else None
-            n_cols = bd.owners.count(bd.owners[col])
-            key = ("sd", lab, bd.group)
-            if key not in auto:
-                auto[key] = _column_prior(prior, col - bd.owners.index(bd.owners[col]), n_cols)
+            n_cols = bd.owners.count(owner)
+            for j, lab in enumerate(bd.terms[start:start + n_cols]):
+                auto.setdefault(("sd", lab, bd.group), _column_prior(prior, j, n_cols))
+            start += n_cols
     for aux in family.aux:
         comp = model.components.get(aux)
         auto[(aux, "", "")] = _bambi_prior(comp.prior) if comp is not None else None

@@ -109,9 +109,14 @@ def _informative_ratio(design: ModelDesign, block: BlockDesign) -> tuple[float, 
     return median_n, median_n * between / max(within, 1e-12)
 
 
+def _level_weights(design: ModelDesign, block: BlockDesign) -> tuple[np.ndarray, np.ndarray]:
+    """(weight per row, summed weight per level): w = trials for binomial responses, else 1."""
+    w = design.trials if design.trials is not None else np.ones(len(design.y))
+    return w, np.bincount(block.index, weights=w, minlength=len(block.levels))
+
+
 def _trials_per_level(design: ModelDesign, block: BlockDesign) -> float:
-    trials = design.trials if design.trials is not None else np.ones(len(design.y))
-    sums = np.bincount(block.index, weights=trials, minlength=len(block.levels))
+    _, sums = _level_weights(design, block)
     return float(np.median(sums[sums > 0]))
 
 
@@ -121,9 +126,8 @@ def _weakest_term_information(design: ModelDesign, block: BlockDesign) -> float:
     level say about its worst-informed coefficient. One level whose slope rests on a single
     row makes the centered posterior a narrow ridge that a diagonal mass matrix cannot follow
     (measured: maize (hybrid|county) with Nyandarua's one non-hybrid row, > 10 min centered)."""
-    w = design.trials if design.trials is not None else np.ones(len(design.y))
+    w, tot = _level_weights(design, block)
     n_lev = len(block.levels)
-    tot = np.bincount(block.index, weights=w, minlength=n_lev)
     present = tot > 0
     worst = float(tot[present].min())
     for j in range(block.k):
@@ -327,7 +331,7 @@ def _group_effects(
     sd_parts: list[Any] = []
     start = 0
     cor_parts: list[Any] = []
-    shifted = False
+    shift_note = ""  # set once a block is centered on population values
     for i, block in enumerate(blocks):
         k = block.k
         suffix = "" if len(blocks) == 1 else f"_{i + 1}"
@@ -361,14 +365,14 @@ def _group_effects(
             info.latent.append(f"lkj_{g}{suffix}")
             cor_parts.append(corr[iu])
             if choice == "centered":
-                mu_b, shift = _block_mean(block, k, population if not shifted else None)
+                mu_b, shift, note = _block_mean(block, k, population if not shift_note else None)
                 if shift is None:
                     r_b = pm.MvNormal(f"r_{g}{suffix}", mu=mu_b, chol=chol, **shape_kw)
                 else:
                     a_b = pm.MvNormal(f"a_{g}{suffix}", mu=mu_b, chol=chol, shape=(n_levels, k))
                     info.latent.append(f"a_{g}{suffix}")
                     r_b = a_b - shift
-                    shifted = True
+                    shift_note = note
             else:
                 z = pm.Normal(f"z_{g}{suffix}", 0.0, 1.0, shape=(n_levels, k))
                 # r_j = L z_j for every level: an elementwise product summed over the k
@@ -382,14 +386,14 @@ def _group_effects(
                 sd_b = vector_rv(f"sd_{g}{suffix}", block_priors, vector=True)
                 info.latent.append(f"sd_{g}{suffix}")
             if choice == "centered":
-                mu_b, shift = _block_mean(block, k, population if not shifted else None)
+                mu_b, shift, note = _block_mean(block, k, population if not shift_note else None)
                 if shift is None:
                     r_b = pm.Normal(f"r_{g}{suffix}", 0.0, sd_b, **shape_kw)
                 else:
                     a_b = pm.Normal(f"a_{g}{suffix}", mu_b, sd_b, shape=(n_levels, k))
                     info.latent.append(f"a_{g}{suffix}")
                     r_b = a_b - shift
-                    shifted = True
+                    shift_note = note
             else:
                 z = pm.Normal(f"z_{g}{suffix}", 0.0, 1.0, shape=(n_levels, k))
                 r_b = z * sd_b
@@ -400,13 +404,8 @@ def _group_effects(
         pm.Deterministic(f"sd_{g}", pt.concatenate(sd_parts), dims=tdim)
     if cor_parts:
         pm.Deterministic(f"cor_{g}", pt.concatenate(cor_parts), dims=cdim)
-    if shifted:
-        info.parametrization_reason[group] += (
-            "; level coefficients centered on the population values"
-            if any(b.k > 1 and population is not None and population.slope_columns(b)
-                   for b in blocks)
-            else "; level intercepts centered on (Intercept)")
-    if len(parts) == 1 and choice == "centered" and not shifted:
+    info.parametrization_reason[group] += shift_note
+    if len(parts) == 1 and choice == "centered" and not shift_note:
         r = parts[0]
     else:
         r = pm.Deterministic(f"r_{g}", pt.concatenate(parts, axis=1), dims=(gdim, tdim))
@@ -423,12 +422,13 @@ def _group_effects(
         else:
             contribution = contribution + pt.sum(r[:, start : start + k][idx] * Z, axis=1)
         start += k
-    return contribution, shifted
+    return contribution, bool(shift_note)
 
 
 def _block_mean(block: BlockDesign, k: int, population: Population | None
-                ) -> tuple[Any, Any]:
-    """(mean vector, shift) of a centered block's level coefficients a_j; r_j = a_j - shift.
+                ) -> tuple[Any, Any, str]:
+    """(mean vector, shift, note for the parametrization reason) of a centered block's level
+    coefficients a_j; r_j = a_j - shift.
 
     With a population given and a block starting with an intercept, the levels are centered
     on the population values: the intercept and, when every slope of the block is also a
@@ -438,18 +438,19 @@ def _block_mean(block: BlockDesign, k: int, population: Population | None
     the intercept or those slopes directly. Otherwise (0, None): r_j has mean zero.
     """
     if population is None or block.terms[0] != "(Intercept)":
-        return (pt.zeros(k) if k > 1 else 0.0), None
+        return (pt.zeros(k) if k > 1 else 0.0), None, ""
     icpt = population.icpt
+    intercepts = "; level intercepts centered on (Intercept)"
     if k == 1:
-        return icpt, icpt
+        return icpt, icpt, intercepts
     cols = population.slope_columns(block)
     if cols is None:
         mu = pt.concatenate([pt.reshape(icpt, (1,)), pt.zeros(k - 1)])
-        return mu, mu
+        return mu, mu, intercepts
     b_sel = population.beta[cols]
     a0 = icpt - pt.dot(population.x_mean[cols], b_sel)
     mu = pt.concatenate([pt.reshape(a0, (1,)), b_sel])
-    return mu, mu
+    return mu, mu, "; level coefficients centered on the population values"
 
 
 def _compressed_likelihood(family: Any, eta: Any, cells: Cells, aux: dict[str, Any]) -> None:
