@@ -84,7 +84,7 @@ def canonical_hiermodel(fit: Any) -> dict[str, np.ndarray]:
         b = np.asarray(post["b"].values)
         for j, name in enumerate(design.x_names):
             out[name] = b[..., j]
-    from hiermodel.build.naming import safe
+    from hiermodel.naming import safe
 
     for group, terms in fit.model.info.group_terms.items():
         g = safe(group)

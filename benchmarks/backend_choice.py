@@ -7,7 +7,7 @@ wall time (build + compile + sampling), min bulk ESS and the pymc/nutpie time ra
 nutpie compiles the model with numba on every fit (a fixed ~5-15 s here) and then samples with
 very little per-step overhead; PyMC reuses its on-disk C cache but pays roughly 0.1 ms of Python
 per leapfrog step plus the gradient. Small likelihoods therefore favour PyMC, large ones nutpie;
-``hiermodel.fit.AUTO_NUTPIE_ROWS`` is set from this table.
+``hiermodel.backend.sampling.AUTO_NUTPIE_ROWS`` is set from this table.
 
     python benchmarks/backend_choice.py               # n = 1000, 10000, 30000; 4 x (1000 + 1000)
     python benchmarks/backend_choice.py --n 3000,20000 --chains 2
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     import arviz as az
 
     import hiermodel as hm
-    from hiermodel.fit import AUTO_NUTPIE_ROWS
+    from hiermodel.backend.sampling import AUTO_NUTPIE_ROWS
 
     print(f"# backend choice benchmark — {os.cpu_count()} CPUs, load average "
           f"{' / '.join(f'{v:.2f}' for v in os.getloadavg())}")
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         for backend in ("pymc", "nutpie", "auto"):
             if backend == "auto":
                 model = hm.model("y ~ x + (1|g)", data)
-                from hiermodel.fit import resolve_backend
+                from hiermodel.backend.sampling import resolve_backend
 
                 picked = resolve_backend(model, "auto")[0]
                 continue

@@ -20,7 +20,7 @@ measured):
 * ``hiermodel default, 4x draws`` — the memory check: peak RSS must not grow like
   draws x rows;
 * ``hiermodel default + LOO`` — the default fit followed by chunked PSIS-LOO over every
-  observation (``hiermodel.compare.loo.loo``): peak RSS before and after;
+  observation (``hiermodel.comparison.loo.loo``): peak RSS before and after;
 * ``lme4 lmer`` — only when ``Rscript`` with lme4 is on the PATH (``--lme4``).
 
 Printed: the results table (wall, min bulk ESS, ESS/s, max R-hat, peak memory, ratios vs plain
@@ -90,8 +90,8 @@ def _run_hiermodel(cfg: dict[str, Any]) -> dict[str, Any]:
     out.update(C.summarise(params))
     if cfg.get("loo"):
         # pointwise log-likelihood per observation (not per cell), chunked
-        from hiermodel.compare.loo import loo
-        from hiermodel.pointwise import chunk_rows, n_draws
+        from hiermodel.comparison.loo import loo
+        from hiermodel.posterior.loglik import chunk_rows, n_draws
 
         out["rss_before_loo_mb"] = C.rss_mb()["rss_self_mb"]
         t3 = time.perf_counter()

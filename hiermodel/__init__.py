@@ -13,11 +13,6 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from hiermodel import datasets, priors
-
-# Stage modules whose names are also public functions (hiermodel.fit the module vs hm.fit the
-# function): import them first, so the functions bound below win and a later lazy import of
-# the module cannot rebind the package attribute.
-from hiermodel import fit as _fit_stage  # noqa: F401  (see comment above)
 from hiermodel.errors import (
     BuildError,
     CompareError,
@@ -32,17 +27,17 @@ from hiermodel.errors import (
     SpecError,
 )
 from hiermodel.families import Family, get_family
-from hiermodel.model import Model, PriorSpec, default_priors, model
-from hiermodel.priors import set_prior
+from hiermodel.models import Model, default_priors, model
+from hiermodel.priors import PriorSpec, set_prior
 from hiermodel.spec import Spec, load_spec
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from hiermodel.compare import Comparison
+    from hiermodel.comparison import Comparison
     from hiermodel.formula.terms import ModelTerms
-    from hiermodel.predictive import PriorPredictive
-    from hiermodel.results import Fit
+    from hiermodel.posterior.fitted import Fit
+    from hiermodel.posterior.prior_check import PriorPredictive
     from hiermodel.runs import RunFit
 
 try:
@@ -84,7 +79,7 @@ def fit(
     compress: bool | str = "auto",
     progressbar: bool = False,
 ) -> Fit:
-    """Fit an lme4-style formula and return a :class:`~hiermodel.results.Fit`.
+    """Fit an lme4-style formula and return a :class:`~hiermodel.posterior.fitted.Fit`.
 
     ``family`` accepts R/brms/Bambi names (``"binomial"``, ``"poisson"``, ``"Gamma"``);
     ``priors`` a template name, a template file, a :class:`PriorSpec` or a list of
@@ -122,9 +117,9 @@ def prior_predictive(
 def compare(formula: str, data: pd.DataFrame, **kwargs: Any) -> Comparison:
     """Fit the pooled, unpooled and hierarchical variants of ``formula`` and compare them.
 
-    See :func:`hiermodel.compare.compare` for the options and ``docs/compare.md`` for the rules.
+    See :func:`hiermodel.comparison.compare` for the options and ``docs/compare.md`` for the rules.
     """
-    from hiermodel.compare import compare as _compare
+    from hiermodel.comparison import compare as _compare
 
     return _compare(formula, data, **kwargs)
 

@@ -13,18 +13,20 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from hiermodel.errors import DiagnosticsError, HiermodelError, SpecError
+from hiermodel.errors import DiagnosticsError, HiermodelError, InternalError, SpecError
 
 log = logging.getLogger("hiermodel.cli")
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_DIAGNOSTICS = 2
+EXIT_INTERNAL = 70  # sysexits EX_SOFTWARE: an InternalError, i.e. a bug in hiermodel
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = f"""\
@@ -33,6 +35,7 @@ exit codes:
   {EXIT_ERROR}    user error (bad spec, formula, data, priors, missing run, bad arguments)
   {EXIT_DIAGNOSTICS}    fit --strict: a fit failed the convergence diagnostics (R-hat, ESS,
        divergences); the run is still written
+  {EXIT_INTERNAL}   internal error: a bug in hiermodel (the traceback is printed)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
 """
 
@@ -306,7 +309,7 @@ def _quiet_libraries() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 user error, 2 failed diagnostics under
-    ``--strict``, 130 interrupted)."""
+    ``--strict``, 70 internal error with its traceback, 130 interrupted)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -326,6 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HiermodelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
+    except InternalError:
+        traceback.print_exc()
+        print("internal error: this is a bug in hiermodel, not in your model or data; please "
+              "report it with the traceback above", file=sys.stderr)
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -334,5 +342,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.disable(logging.NOTSET)
 
 
-__all__ = ["EXIT_DIAGNOSTICS", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "build_parser",
+__all__ = ["EXIT_DIAGNOSTICS", "EXIT_ERROR", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK",
+           "build_parser",
            "main"]

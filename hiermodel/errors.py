@@ -3,6 +3,10 @@
 Every error a user can cause is a :class:`HiermodelError`; the subclass says which pipeline
 stage found it. Messages say *where* (a caret under the formula token, ``file.toml: [priors]
 key``) and *how to fix* it. The CLI turns any of these into one message and exit code 1.
+
+A broken internal invariant is an :class:`InternalError`: a bug in hiermodel, not something
+the user can fix. It is deliberately *not* a :class:`HiermodelError`, so the CLI shows its
+traceback (and asks for a report) instead of one line.
 """
 
 from __future__ import annotations
@@ -78,6 +82,10 @@ class RunError(HiermodelError):
     """A run directory is missing, incomplete or unreadable."""
 
 
+class InternalError(RuntimeError):
+    """A bug in hiermodel: an internal invariant does not hold (never the user's fault)."""
+
+
 def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:
     """Return ``"; did you mean 'x'?"`` (or ``'x' or 'y'``) for close matches, else ``""``."""
     matches = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.6)
@@ -96,6 +104,7 @@ __all__ = [
     "FitError",
     "FormulaError",
     "HiermodelError",
+    "InternalError",
     "PriorError",
     "RunError",
     "SpecError",

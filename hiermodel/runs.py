@@ -21,7 +21,7 @@ manifest records the spec hash (:meth:`Spec.hash`) and the data hash (:func:`dat
 second ``run_spec`` with both unchanged loads the stored run instead of sampling
 (``refit=True`` forces a new fit).
 
-:func:`load_run` returns a :class:`RunFit` — a :class:`~hiermodel.results.Fit` whose tables
+:func:`load_run` returns a :class:`RunFit` — a :class:`~hiermodel.posterior.fitted.Fit` whose tables
 come from the stored files and whose model is rebuilt from the stored spec only when something
 needs it (``predict``, another ``prob``).
 """
@@ -46,14 +46,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from hiermodel.errors import DiagnosticsError, HiermodelError, RunError
-from hiermodel.results import Fit
+from hiermodel.posterior.fitted import Fit
 from hiermodel.spec import Spec, load_spec, parse_spec
 
 if TYPE_CHECKING:
     import arviz as az
 
-    from hiermodel.compare import Comparison
-    from hiermodel.model import Model
+    from hiermodel.comparison import Comparison
+    from hiermodel.models import Model
 
 log = logging.getLogger("hiermodel.runs")
 
@@ -98,7 +98,7 @@ def package_versions() -> dict[str, str]:
 
 def file_name(group: str) -> str:
     """A file-safe form of a grouping factor's name (``a:b`` -> ``a_b``)."""
-    from hiermodel.build.naming import safe
+    from hiermodel.naming import safe
 
     return safe(group)
 
@@ -145,9 +145,9 @@ def _diagnostics_from_json(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _problems(diag: dict[str, Any]) -> str:
-    from hiermodel.report import _problems as problems
+    from hiermodel.posterior.summary import diagnostic_problems
 
-    return ", ".join(problems(diag)) or "not ok"
+    return ", ".join(diagnostic_problems(diag)) or "not ok"
 
 
 def diagnostics_error(label: str, diag: dict[str, Any], run_dir: Path) -> DiagnosticsError:
@@ -252,7 +252,7 @@ class StoredSummary(str):
 
 
 class RunFit(Fit):
-    """A :class:`~hiermodel.results.Fit` backed by a run directory.
+    """A :class:`~hiermodel.posterior.fitted.Fit` backed by a run directory.
 
     Tables at the stored ``prob`` (0.95) are read from the run's CSV files; anything else
     (another ``prob``, ``predict``, ``coef`` of a new kind) uses the posterior
@@ -462,7 +462,7 @@ def run_spec(spec: Spec | str | Path, refit: bool = False, strict: bool = False,
     (exit code 2) after the run is written. ``progress`` is called with one-line messages;
     ``progressbar`` shows PyMC's bar while sampling.
 
-    Returns a :class:`RunFit` (a :class:`~hiermodel.results.Fit`).
+    Returns a :class:`RunFit` (a :class:`~hiermodel.posterior.fitted.Fit`).
     """
     spec = _as_spec(spec)
     target = run_dir(spec, out)
@@ -614,13 +614,13 @@ def write_run(fit: Fit, spec: Spec, target: Path, *, spec_hash: str, data_digest
 
 def run_compare(spec: Spec | str | Path, out: str | Path | None = None,
                 progress: Progress | None = None, progressbar: bool = False) -> Comparison:
-    """Run :func:`hiermodel.compare.compare` on a spec: its formula, data, family, priors,
+    """Run :func:`hiermodel.comparison.compare` on a spec: its formula, data, family, priors,
     ``[compare]`` options and ``[sampler]`` settings; write the comparison (tables, figures,
     ``report.txt``, ``manifest.json``) atomically to ``<output dir>/compare``.
 
     ``progress`` receives messages such as ``fitting pooled (1/3)``.
     """
-    from hiermodel.compare import compare
+    from hiermodel.comparison import compare
 
     spec = _as_spec(spec)
     target = compare_dir(spec, out)
@@ -640,7 +640,7 @@ def run_compare(spec: Spec | str | Path, out: str | Path | None = None,
                                    "progressbar": progressbar}
     if s.cores is not None:
         fit_options["cores"] = s.cores
-    with spec._located("[compare]"):
+    with spec.located("[compare]"):
         comparison = compare(
             m.formula, frame, family=m.family, link=m.link, priors=spec.prior_spec(),
             variants=dict(c.variants) or None, group=c.group, effect=c.effect,

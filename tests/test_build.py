@@ -175,7 +175,7 @@ def test_large_group_design_skips_dense_indicators_with_identical_result(
 ) -> None:
     """Above DENSE_GROUP_CELLS Bambi sees stand-in grouping factors; the design, the automatic
     priors and the graph's log-p must be exactly those of the dense path."""
-    from hiermodel.build import design as design_mod
+    from hiermodel.backend import design as design_mod
 
     exact = hm.model(formula, maize_small, priors="bambi")
     monkeypatch.setattr(design_mod, "DENSE_GROUP_CELLS", 0)
@@ -218,7 +218,7 @@ def test_auto_backend_follows_likelihood_rows(sleepstudy: pd.DataFrame,
     """backend='auto': PyMC for small (or compressed) likelihoods, nutpie for large ones."""
     import importlib.util
 
-    from hiermodel.fit import AUTO_NUTPIE_ROWS, resolve_backend
+    from hiermodel.backend.sampling import AUTO_NUTPIE_ROWS, resolve_backend
 
     small = hm.model("Reaction ~ Days + (Days|Subject)", sleepstudy)
     assert resolve_backend(small, "auto") == (

@@ -14,6 +14,7 @@ import pytest
 
 import hiermodel as hm
 from hiermodel import cli
+from hiermodel.errors import InternalError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -190,6 +191,20 @@ def test_main_maps_error_exit_codes(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(hm, "translate", failing)
     assert cli.main(["translate", "y ~ x"]) == 2
     assert capsys.readouterr().err == "error: specs/x.toml: diagnostics failed\n"
+
+
+def test_internal_error_shows_its_traceback_and_exit_70(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise InternalError("design recipes disagree with formulae for ['x']")
+
+    monkeypatch.setattr(hm, "translate", broken)
+    assert cli.main(["translate", "y ~ x"]) == 70
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert "hiermodel.errors.InternalError: design recipes disagree" in err
+    assert err.rstrip().endswith("please report it with the traceback above")
+    assert not err.startswith("error:")
 
 
 # -- sampling ------------------------------------------------------------------------------------

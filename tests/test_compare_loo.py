@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from hiermodel.compare.loo import compare_loo, distinct_rows, loo, psis
+from hiermodel.comparison.loo import compare_loo, distinct_rows, loo, psis
 from hiermodel.errors import DataError
-from hiermodel.model import model
-from hiermodel.pointwise import chunk_rows, log_likelihood
-from hiermodel.results import Fit
+from hiermodel.models import model
+from hiermodel.posterior.fitted import Fit
+from hiermodel.posterior.loglik import chunk_rows, log_likelihood
 
-loo_mod = importlib.import_module("hiermodel.compare.loo")
+loo_mod = importlib.import_module("hiermodel.comparison.loo")
 
 
 @pytest.mark.parametrize(("draws", "chunk", "rows"), [

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import hiermodel as hm
-from hiermodel.compare import Comparison, compare
+from hiermodel.comparison import Comparison, compare
 
 pytestmark = [pytest.mark.fit, pytest.mark.slow]
 

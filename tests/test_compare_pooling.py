@@ -7,14 +7,10 @@ import pandas as pd
 import pytest
 
 import hiermodel as hm
-from hiermodel.compare.logo import assign_folds, summarize_logo
-from hiermodel.compare.pooling import (
-    compute_flags,
-    default_effect,
-    is_log_response,
-    pooling_factor,
-    resolve_effect,
-)
+from hiermodel.comparison.effects import default_effect, is_log_response, resolve_effect
+from hiermodel.comparison.flags import compute_flags
+from hiermodel.comparison.logo import assign_folds, summarize_logo
+from hiermodel.comparison.pooling import pooling_factor
 from hiermodel.formula.terms import ModelTerms
 
 

@@ -17,10 +17,10 @@ import pytest
 from scipy import stats
 from scipy.special import logsumexp
 
-from hiermodel.compare import Comparison, compare
-from hiermodel.compare.logo import prior_coefficients
-from hiermodel.compare.variants import group_x_columns
-from hiermodel.predict import linear_predictor
+from hiermodel.backend.sampling import prior_draws
+from hiermodel.comparison import Comparison, compare
+from hiermodel.comparison.variants import group_x_columns
+from hiermodel.posterior.prediction import linear_predictor
 
 pytestmark = pytest.mark.fit
 
@@ -144,7 +144,7 @@ def test_logo_density_matches_direct_computation(result: Comparison) -> None:
                 cs = next(j for j, r in enumerate(recipes) if len(r) == 2 and r[0] == ("g", proxy))
                 assert set(group_x_columns(fit, ("g",))) >= {ci, cs}
                 held = len(logo.folds[fold])
-                bp = prior_coefficients(fit, s * held, int(rec["prior_seed"]))
+                bp = prior_draws(fit.pymc_model, "b", s * held, int(rec["prior_seed"]))
                 bp = bp.reshape(held, s, -1)[int(rec["prior_block"])]
                 mu = bp[:, [ci]] + bp[:, [cs]] * x[None, :]
             else:

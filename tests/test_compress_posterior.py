@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import hiermodel as hm
-from hiermodel.results import Fit
+from hiermodel.posterior.fitted import Fit
 
 pytestmark = pytest.mark.fit
 

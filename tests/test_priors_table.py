@@ -8,7 +8,7 @@ import pickle
 import pandas as pd
 import pytest
 
-from hiermodel.errors import PriorError
+from hiermodel.errors import InternalError, PriorError
 from hiermodel.priors import (
     Prior,
     PriorOverride,
@@ -240,7 +240,7 @@ def test_prior_table_api() -> None:
 
 
 def test_duplicate_slots_and_bad_overrides() -> None:
-    with pytest.raises(PriorError, match="internal: duplicate prior slot b: x"):
+    with pytest.raises(InternalError, match="duplicate prior slot b: x"):
         resolve_priors([Slot("b", "x", stats={"sd_x": 1}), Slot("b", "x")], STATS)
     with pytest.raises(PriorError, match="overrides must be made with set_prior"):
         resolve_priors(slots(), STATS, overrides=["normal(0, 1)"])  # type: ignore[list-item]

@@ -114,8 +114,6 @@ class _Parser:
             return Dot((tok.start, tok.end))
         if tok.kind == "NAME":
             self.advance()
-            if self.at("(") and self.tok.start == tok.end:
-                return self.call(tok)
             if self.at("("):
                 return self.call(tok)
             return Name(tok.text, (tok.start, tok.end))

@@ -97,15 +97,6 @@ class ModelTerms:
     bambi_formula: str
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    @property
-    def group_factors(self) -> list[str]:
-        """Grouping factors in order of appearance (``a:b`` for an interaction grouping)."""
-        out: list[str] = []
-        for b in self.groups:
-            if b.group not in out:
-                out.append(b.group)
-        return out
-
     def describe(self) -> str:
         """Human-readable account of what will be built (``print(hm.translate(...))``)."""
         r = self.response

@@ -325,12 +325,12 @@ class _Translator:
             else:
                 blocks.append(GroupBlock(intercept, terms, factor, True, paren.span))
         if bar.op == "||" and len(terms) + intercept > 1:
-            pieces = " + ".join(f"({_block_lme4(b)})" for b in blocks)
+            pieces = " + ".join(f"({b.lme4()})" for b in blocks)
             self.notes.append(f"{deparse(paren)} means independent terms: {pieces}")
         if len(factors) > 1:
             self.notes.append(
                 f"{deparse(paren)} is nested grouping: "
-                + " + ".join(f"({_block_lme4(b)})" for b in blocks if b.terms == blocks[0].terms)
+                + " + ".join(f"({b.lme4()})" for b in blocks if b.terms == blocks[0].terms)
             )
         return blocks
 
@@ -493,11 +493,6 @@ def _interact(left: list[tuple[str, ...]], right: list[tuple[str, ...]]) -> list
 def _by_degree(terms: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     """R orders model terms by interaction order (main effects first), stable otherwise."""
     return sorted(terms, key=len)
-
-
-def _block_lme4(block: GroupBlock) -> str:
-    parts = (["1"] if block.intercept else ["0"]) + [t.name for t in block.terms]
-    return " + ".join(parts) + " | " + block.group
 
 
 def _with_bambi_names(block: GroupBlock, col: dict[str, str]) -> GroupBlock:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from hiermodel.errors import PriorError
+from hiermodel.errors import InternalError, PriorError
 from hiermodel.priors.dist import (
     CLASS_SUPPORT,
     CLASSES,
@@ -285,7 +285,7 @@ def resolve_priors(
     seen: set[tuple[str, str, str]] = set()
     for s in slots:
         if s.key in seen:
-            raise PriorError(f"internal: duplicate prior slot {s.label}")
+            raise InternalError(f"duplicate prior slot {s.label}")
         seen.add(s.key)
     check_overrides(slots, overrides)
 
@@ -319,11 +319,40 @@ def resolve_priors(
     return PriorTable(tuple(rows), tmpl.name)
 
 
+@dataclass(frozen=True)
+class PriorSpec:
+    """A template plus per-slot overrides (what ``priors=`` accepts in its full form)."""
+
+    template: Any = "weakly_informative"
+    overrides: tuple[Any, ...] = ()
+    # "error": an override that matches no parameter is a PriorError (brms validate_prior).
+    # "ignore": drop it silently - for variants of one model (hm.compare), where overrides
+    # written for the hierarchical model need not exist in the pooled/unpooled ones.
+    unmatched: str = "error"
+
+
+def as_prior_spec(priors: Any) -> PriorSpec:
+    """What ``priors=`` accepts (template name or file, :class:`PriorSpec`, one override or a
+    list of them, None) as a :class:`PriorSpec`."""
+    if priors is None:
+        return PriorSpec()
+    if isinstance(priors, PriorSpec):
+        return priors
+    if isinstance(priors, PriorOverride):
+        return PriorSpec(overrides=(priors,))
+    if isinstance(priors, list | tuple) and all(isinstance(p, PriorOverride) for p in priors):
+        return PriorSpec(overrides=tuple(priors))
+    return PriorSpec(template=priors)
+
+
+
 __all__ = [
     "PriorOverride",
     "PriorRow",
+    "PriorSpec",
     "PriorTable",
     "Slot",
+    "as_prior_spec",
     "available_slots",
     "check_overrides",
     "resolve_priors",

@@ -1,0 +1,452 @@
+"""The PyMC graph: population-level effects, group-level blocks and the likelihood.
+
+This is hiermodel's extension of Bambi's PyMC backend. Bambi supplied the design matrices and
+automatic priors (:mod:`hiermodel.backend.design`); here we add what Bambi 0.17 lacks:
+
+* correlated group-level blocks — ``(x|g)`` gets an LKJ prior on the correlation matrix and a
+  Cholesky non-centered (or centered MvNormal) parametrization, like lme4/brms;
+* a per-block centered / non-centered choice from how informative the data are per level;
+* exact data compression on the family's sufficient statistics (:mod:`hiermodel.families.cells`).
+
+Variable names follow brms: ``Intercept_c`` (intercept at the predictor means, where its
+prior applies), ``Intercept``, ``b`` (dim ``coef``), ``sd_<g>`` (dim ``<g>__term``),
+``cor_<g>`` (dim ``<g>__cor``), ``r_<g>`` (dims ``<g>``, ``<g>__term``), ``sigma`` etc.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from hiermodel.backend.design import BlockDesign, ModelDesign
+from hiermodel.backend.distributions import stacked_dist, vector_rv
+from hiermodel.backend.likelihoods import add_compressed_likelihood, add_likelihood
+from hiermodel.errors import BuildError
+from hiermodel.families import FAMILIES, Cells
+from hiermodel.naming import coord_label, group_dims, safe
+
+log = logging.getLogger("hiermodel")
+
+Parametrization = Literal["auto", "centered", "noncentered"]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build the graph. Every choice is reported in the fit summary."""
+
+    center_predictors: bool = True
+    parametrization: Parametrization | dict[str, str] = "auto"
+    compress: bool | Literal["auto"] = "auto"
+
+
+@dataclass
+class BuildInfo:
+    """What the builder decided: names, centering, parametrizations, compression."""
+
+    x_mean: np.ndarray
+    centered: bool
+    parametrization: dict[str, str] = field(default_factory=dict)  # group -> choice
+    parametrization_reason: dict[str, str] = field(default_factory=dict)
+    cells: Cells | None = None
+    correlated_groups: list[str] = field(default_factory=list)
+    group_terms: dict[str, list[str]] = field(default_factory=dict)  # group -> term names
+    latent: list[str] = field(default_factory=list)  # internal RVs to drop from the posterior
+    # the linear predictor per likelihood row (observation, or cell when compressed), without
+    # a poisson offset folded into the cells' exposure; tests compare it with predict's
+    eta: Any = None
+
+    @property
+    def compressed(self) -> bool:
+        return self.cells is not None
+
+
+@dataclass
+class Population:
+    """The population-level RVs a centered group may be centered on (hierarchical centering):
+    the sampled intercept (``Intercept_c`` when predictors are centered), ``b`` and the column
+    means subtracted from X while sampling."""
+
+    icpt: Any
+    beta: Any
+    x_names: list[str]
+    x_mean: np.ndarray
+    X: np.ndarray
+
+    def slope_columns(self, block: BlockDesign) -> list[int] | None:
+        """Positions in ``b`` of the block's slopes when the block is ``(1 + slopes | g)``
+        with every slope also a population-level column (same values), else None."""
+        if self.beta is None or block.terms[0] != "(Intercept)" or block.k < 2:
+            return None
+        cols: list[int] = []
+        for j, term in enumerate(block.terms[1:], start=1):
+            if term not in self.x_names:
+                return None
+            c = self.x_names.index(term)
+            if not np.array_equal(self.X[:, c], block.Z[:, j]):
+                return None
+            cols.append(c)
+        return cols
+
+
+def _informative_ratio(design: ModelDesign, block: BlockDesign) -> tuple[float, float]:
+    """(median rows per level, data-to-prior precision ratio) for a block, moment-based."""
+    counts = np.bincount(block.index, minlength=len(block.levels)).astype(float)
+    counts = counts[counts > 0]
+    median_n = float(np.median(counts))
+    y = design.y
+    if design.family.name != "gaussian":
+        return median_n, float("nan")
+    sums = np.bincount(block.index, weights=y, minlength=len(block.levels))
+    n = np.bincount(block.index, minlength=len(block.levels)).astype(float)
+    ok = n > 0
+    means = sums[ok] / n[ok]
+    resid = y - (sums / np.maximum(n, 1))[block.index]
+    within = float(resid @ resid) / max(len(y) - ok.sum(), 1)
+    between = max(float(np.var(means, ddof=1)) - within * float(np.mean(1.0 / n[ok])), 1e-12)
+    return median_n, median_n * between / max(within, 1e-12)
+
+
+def _level_weights(design: ModelDesign, block: BlockDesign) -> tuple[np.ndarray, np.ndarray]:
+    """(weight per row, summed weight per level): w = trials for binomial responses, else 1."""
+    w = design.trials if design.trials is not None else np.ones(len(design.y))
+    return w, np.bincount(block.index, weights=w, minlength=len(block.levels))
+
+
+def _trials_per_level(design: ModelDesign, block: BlockDesign) -> float:
+    _, sums = _level_weights(design, block)
+    return float(np.median(sums[sums > 0]))
+
+
+def _weakest_term_information(design: ModelDesign, block: BlockDesign) -> float:
+    """min over levels and block columns of sum_i w_i (z_i - mean_j z)^2 (the intercept: sum_i
+    w_i), w = trials for binomial responses, else 1: how much the data of the worst-informed
+    level say about its worst-informed coefficient. One level whose slope rests on a single
+    row makes the centered posterior a narrow ridge that a diagonal mass matrix cannot follow
+    (measured: maize (hybrid|county) with Nyandarua's one non-hybrid row, > 10 min centered)."""
+    w, tot = _level_weights(design, block)
+    n_lev = len(block.levels)
+    present = tot > 0
+    worst = float(tot[present].min())
+    for j in range(block.k):
+        z = block.Z[:, j]
+        if np.all(z == 1.0):
+            continue
+        mean = np.bincount(block.index, weights=w * z, minlength=n_lev) / np.maximum(tot, 1e-300)
+        ss = np.bincount(block.index, weights=w * (z - mean[block.index]) ** 2, minlength=n_lev)
+        worst = min(worst, float(ss[present].min()))
+    return worst
+
+
+def choose_parametrization(
+    design: ModelDesign, group: str, blocks: list[BlockDesign], requested: Any,
+    can_center_block: bool = False,
+) -> tuple[str, str]:
+    """Centered when each level carries much more information than the prior, else non-centered."""
+    if isinstance(requested, dict):
+        requested = requested.get(group, "auto")
+    if requested in ("centered", "noncentered"):
+        return requested, "requested"
+    if requested != "auto":
+        raise BuildError(
+            f"parametrization must be 'auto', 'centered' or 'noncentered' (got {requested!r})"
+        )
+    median_n, ratio = _informative_ratio(design, blocks[0])
+    if any(b.correlated and b.k > 1 for b in blocks):
+        # A centered correlated block only mixes well when it is centered on the population
+        # values of *all* its terms (a_j ~ MvNormal((Intercept, b), Sigma)); centered on zero
+        # it was far slower than the Cholesky non-centered form even with thousands of rows
+        # per level (30k-row maize varying slopes: > 10 min vs ~50 s). So auto centers a
+        # correlated block only when it can be centered that way and each level carries a lot
+        # of information; parametrization="centered" still forces it.
+        if not can_center_block:
+            return "noncentered", (
+                f"correlated block (median {median_n:.0f} rows/level) that cannot be centered "
+                "on population values"
+            )
+        weakest = min(_weakest_term_information(design, b) for b in blocks
+                      if b.correlated and b.k > 1)
+        if weakest < 100:
+            return "noncentered", (
+                f"correlated block whose least-informed level/term has information "
+                f"{weakest:.1f} (centered needs ≥ 100 for every level and term)"
+            )
+        if design.family.name in ("binomial", "bernoulli"):
+            trials = _trials_per_level(design, blocks[0])
+            choice = "centered" if trials >= 200 else "noncentered"
+            return choice, (f"correlated block, median {trials:.0f} trials/level "
+                            "(centered at ≥ 200)")
+        if design.family.name == "gaussian":
+            choice = "centered" if ratio > 10 and median_n >= 100 else "noncentered"
+            return choice, (f"correlated block, median {median_n:.0f} rows/level, data/prior "
+                            f"precision ≈ {ratio:.1f} (centered at > 10 with ≥ 100 rows/level)")
+        choice = "centered" if median_n >= 200 else "noncentered"
+        return choice, (f"correlated block, median {median_n:.0f} rows/level (centered at "
+                        "≥ 200)")
+    if design.family.name == "gaussian":
+        choice = "centered" if ratio > 10 and median_n >= 10 else "noncentered"
+        return choice, f"median {median_n:.0f} rows/level, data/prior precision ≈ {ratio:.1f}"
+    choice = "centered" if median_n >= 200 else "noncentered"
+    return choice, f"median {median_n:.0f} rows/level (non-gaussian rule: centered at ≥ 200)"
+
+
+def _should_compress(design: ModelDesign, requested: bool | str) -> Cells | None:
+    family = design.family
+    if requested is False:
+        return None
+    problem = family.compression_problem()
+    if problem is not None:
+        if requested is True:
+            able = [name for name, cls in FAMILIES.items() if cls.compress_links]
+            raise BuildError(
+                f"exact compression is available for {', '.join(able)}; family "
+                f"'{family.name}' ({family.link} link) {problem} (use compress=False)"
+            )
+        return None
+    keys: list[np.ndarray] = [design.X]
+    for b in design.blocks:
+        keys.extend([b.index, b.Z])
+    cells = family.compress(keys, design.y, design.trials, design.offset)
+    if requested == "auto" and cells.n_cells > 0.5 * len(design.y):
+        return None
+    return cells
+
+
+def build_graph(
+    design: ModelDesign, priors: Any, options: BuildOptions | None = None
+) -> tuple[pm.Model, BuildInfo]:
+    """Assemble the PyMC model for ``design`` with the resolved prior table ``priors``."""
+    options = options or BuildOptions()
+    family = design.family
+    X = design.X
+    centered = bool(options.center_predictors and design.has_intercept and X.shape[1] > 0)
+    x_mean = X.mean(axis=0) if centered else np.zeros(X.shape[1])
+    cells = _should_compress(design, options.compress)
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        return a if cells is None else a[cells.rows]
+
+    coords: dict[str, Any] = {}
+    if X.shape[1]:
+        coords["coef"] = list(design.x_names)
+    by_group: dict[str, list[BlockDesign]] = {}
+    for b in design.blocks:
+        by_group.setdefault(b.group, []).append(b)
+    info = BuildInfo(x_mean=x_mean, centered=centered, cells=cells)
+    for group, blocks in by_group.items():
+        gdim, tdim, cdim = group_dims(group)
+        terms = [t for b in blocks for t in b.terms]
+        if len(set(terms)) != len(terms):
+            raise BuildError(
+                f"grouping factor '{group}' has the same term twice ({terms}); remove the "
+                "duplicate group-level term"
+            )
+        coords[gdim] = blocks[0].levels
+        coords[tdim] = [coord_label(t) for t in terms]
+        info.group_terms[group] = terms
+        pairs = [
+            f"{coord_label(b.terms[i])}__{coord_label(b.terms[j])}"
+            for b in blocks
+            if b.correlated and b.k > 1
+            for i in range(b.k)
+            for j in range(i + 1, b.k)
+        ]
+        if pairs:
+            coords[cdim] = pairs
+            info.correlated_groups.append(group)
+    n_rows = len(design.y) if cells is None else cells.n_cells
+    coords["obs"] = np.arange(n_rows)
+
+    with pm.Model(coords=coords) as model:
+        eta: Any = pt.zeros(n_rows)
+        if design.has_intercept:
+            icpt = vector_rv("Intercept_c" if centered else "Intercept",
+                             [priors.get("Intercept")])
+            eta = eta + icpt
+        if X.shape[1]:
+            beta = vector_rv("b", [priors.get("b", name) for name in design.x_names], dims="coef")
+            Xr = rows(X) - x_mean
+            eta = eta + pt.dot(Xr, beta)
+            if centered:
+                pm.Deterministic("Intercept", icpt - pt.dot(x_mean, beta))
+        # The first centered group with an intercept is centered *around* the intercept
+        # (a_j ~ Normal(Intercept, sd), like the talk's county_intercept ~ Normal(ic_mu, ...)):
+        # with r_j ~ Normal(0, sd) instead, Intercept and the mean of the r_j are nearly
+        # unidentified apart when levels carry much data, and NUTS mixes slowly.
+        population = Population(icpt, beta if X.shape[1] else None, list(design.x_names),
+                                x_mean, X) if design.has_intercept else None
+        for group, blocks in by_group.items():
+            contribution, used = _group_effects(design, group, blocks, priors, options, info,
+                                                rows, population)
+            eta = eta + contribution
+            if used:
+                population = None
+        if design.offset is not None and (cells is None or not family.offset_as_exposure):
+            eta = eta + rows(design.offset)
+        info.eta = eta
+        aux = {a: vector_rv(a, [priors.get(a)]) for a in family.aux}
+        if cells is None:
+            add_likelihood(family, eta, design.y, aux, design.trials, "obs")
+        else:
+            add_compressed_likelihood(family, eta, cells, aux)
+    return model, info
+
+
+def _group_effects(
+    design: ModelDesign,
+    group: str,
+    blocks: list[BlockDesign],
+    priors: Any,
+    options: BuildOptions,
+    info: BuildInfo,
+    rows: Any,
+    population: Population | None = None,
+) -> tuple[Any, bool]:
+    gdim, tdim, cdim = group_dims(group)
+    g = safe(group)
+    can_center_block = population is not None and all(
+        population.slope_columns(b) is not None for b in blocks if b.correlated and b.k > 1)
+    choice, reason = choose_parametrization(design, group, blocks, options.parametrization,
+                                            can_center_block)
+    info.parametrization[group] = choice
+    info.parametrization_reason[group] = reason
+    terms = info.group_terms[group]
+    sd_priors = [priors.get("sd", coord_label(t), group) for t in terms]
+    correlated = [b.correlated and b.k > 1 for b in blocks]
+    # Without correlated blocks the SDs are one vector RV sd_<g>. With them, each correlated
+    # block's SDs are the sd_dist of its LKJCholeskyCov (PyMC's standard, well-conditioned
+    # parametrization: ~2x faster and no divergences on sleepstudy where a separate SD vector
+    # times a normalised unit-scale Cholesky factor diverged), and sd_<g> is a Deterministic.
+    sd: Any = vector_rv(f"sd_{g}", sd_priors, dims=tdim) if not any(correlated) else None
+    n_levels = len(blocks[0].levels)
+    parts: list[Any] = []
+    sd_parts: list[Any] = []
+    start = 0
+    cor_parts: list[Any] = []
+    shift_note = ""  # set once a block is centered on population values
+    for i, block in enumerate(blocks):
+        k = block.k
+        suffix = "" if len(blocks) == 1 else f"_{i + 1}"
+        block_priors = sd_priors[start : start + k]
+        # a lone centered block is itself r_<g>, with readable dims
+        shape_kw: dict[str, Any] = (
+            {"dims": (gdim, tdim)} if len(blocks) == 1 else {"shape": (n_levels, k)}
+        )
+        if correlated[i]:
+            eta_lkj = priors.get("cor", "", group).kwargs["eta"]
+            iu = np.triu_indices(k, 1)
+            sd_dist = stacked_dist(block_priors)
+            if sd_dist is not None:
+                chol, corr, sd_b = pm.LKJCholeskyCov(
+                    f"lkj_{g}{suffix}", n=k, eta=eta_lkj, sd_dist=sd_dist, compute_corr=True,
+                    store_in_trace=False,
+                )
+            else:
+                # SD priors of different families in one block: sample the SDs separately and
+                # take only the correlation from an LKJCholeskyCov with unit-scale SDs.
+                sd_b = vector_rv(f"sd_{g}{suffix}", block_priors, vector=True)
+                info.latent.append(f"sd_{g}{suffix}")
+                packed = pm.LKJCholeskyCov(
+                    f"lkj_{g}{suffix}", n=k, eta=eta_lkj,
+                    sd_dist=pm.HalfNormal.dist(1.0, shape=k), compute_corr=False,
+                )
+                L = pm.expand_packed_triangular(k, packed, lower=True)
+                L_corr = L / pt.sqrt(pt.sum(L**2, axis=1))[:, None]
+                corr = pt.dot(L_corr, L_corr.T)
+                chol = sd_b[:, None] * L_corr
+            info.latent.append(f"lkj_{g}{suffix}")
+            cor_parts.append(corr[iu])
+            if choice == "centered":
+                mu_b, shift, note = _block_mean(block, k, population if not shift_note else None)
+                if shift is None:
+                    r_b = pm.MvNormal(f"r_{g}{suffix}", mu=mu_b, chol=chol, **shape_kw)
+                else:
+                    a_b = pm.MvNormal(f"a_{g}{suffix}", mu=mu_b, chol=chol, shape=(n_levels, k))
+                    info.latent.append(f"a_{g}{suffix}")
+                    r_b = a_b - shift
+                    shift_note = note
+            else:
+                z = pm.Normal(f"z_{g}{suffix}", 0.0, 1.0, shape=(n_levels, k))
+                # r_j = L z_j for every level: an elementwise product summed over the k
+                # columns (k is small) rather than z @ L.T, whose transposed operand numba
+                # (nutpie) can only multiply as a non-contiguous array
+                r_b = pt.sum(z[:, None, :] * chol[None, :, :], axis=2)
+        else:
+            if sd is not None:
+                sd_b = sd[start : start + k]
+            else:
+                sd_b = vector_rv(f"sd_{g}{suffix}", block_priors, vector=True)
+                info.latent.append(f"sd_{g}{suffix}")
+            if choice == "centered":
+                mu_b, shift, note = _block_mean(block, k, population if not shift_note else None)
+                if shift is None:
+                    r_b = pm.Normal(f"r_{g}{suffix}", 0.0, sd_b, **shape_kw)
+                else:
+                    a_b = pm.Normal(f"a_{g}{suffix}", mu_b, sd_b, shape=(n_levels, k))
+                    info.latent.append(f"a_{g}{suffix}")
+                    r_b = a_b - shift
+                    shift_note = note
+            else:
+                z = pm.Normal(f"z_{g}{suffix}", 0.0, 1.0, shape=(n_levels, k))
+                r_b = z * sd_b
+        sd_parts.append(sd_b)
+        parts.append(r_b)
+        start += k
+    if sd is None:
+        pm.Deterministic(f"sd_{g}", pt.concatenate(sd_parts), dims=tdim)
+    if cor_parts:
+        pm.Deterministic(f"cor_{g}", pt.concatenate(cor_parts), dims=cdim)
+    info.parametrization_reason[group] += shift_note
+    if len(parts) == 1 and choice == "centered" and not shift_note:
+        r = parts[0]
+    else:
+        r = pm.Deterministic(f"r_{g}", pt.concatenate(parts, axis=1), dims=(gdim, tdim))
+    contribution: Any = 0.0
+    start = 0
+    for block in blocks:
+        k = block.k
+        idx = rows(block.index)
+        Z = rows(block.Z)
+        # gather whole rows on axis 0 (AdvancedSubtensor1 / AdvancedIncSubtensor1 in the
+        # gradient); r[idx, cols] compiles to the generic AdvancedSubtensor, 2-3x slower
+        if k == 1 and np.all(Z == 1.0):
+            contribution = contribution + r[:, start][idx]
+        else:
+            contribution = contribution + pt.sum(r[:, start : start + k][idx] * Z, axis=1)
+        start += k
+    return contribution, bool(shift_note)
+
+
+def _block_mean(block: BlockDesign, k: int, population: Population | None
+                ) -> tuple[Any, Any, str]:
+    """(mean vector, shift, note for the parametrization reason) of a centered block's level
+    coefficients a_j; r_j = a_j - shift.
+
+    With a population given and a block starting with an intercept, the levels are centered
+    on the population values: the intercept and, when every slope of the block is also a
+    population-level column, the slopes too (hierarchical centering). The intercept component
+    is the intercept at x = 0 of the block's slopes (``Intercept_c - x_mean . b``), so that
+    eta = a_j0 + a_j . x (+ the other population terms) and the likelihood no longer involves
+    the intercept or those slopes directly. Otherwise (0, None): r_j has mean zero.
+    """
+    if population is None or block.terms[0] != "(Intercept)":
+        return (pt.zeros(k) if k > 1 else 0.0), None, ""
+    icpt = population.icpt
+    intercepts = "; level intercepts centered on (Intercept)"
+    if k == 1:
+        return icpt, icpt, intercepts
+    cols = population.slope_columns(block)
+    if cols is None:
+        mu = pt.concatenate([pt.reshape(icpt, (1,)), pt.zeros(k - 1)])
+        return mu, mu, intercepts
+    b_sel = population.beta[cols]
+    a0 = icpt - pt.dot(population.x_mean[cols], b_sel)
+    mu = pt.concatenate([pt.reshape(a0, (1,)), b_sel])
+    return mu, mu, "; level coefficients centered on the population values"
+
+
+__all__ = ["BuildInfo", "BuildOptions", "build_graph", "choose_parametrization"]

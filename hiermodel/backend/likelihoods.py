@@ -1,0 +1,149 @@
+"""The PyMC side of each family: the observed node on the linear predictor, for the full data
+or for compressed cells, looked up by the family's canonical name (``Family.name``).
+
+The NumPy side of the same densities (used by LOO, leave-one-group-out and predictions) is the
+family class in :mod:`hiermodel.families`; a builds-tier test checks that both agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from hiermodel.errors import InternalError
+from hiermodel.families import Cells, Family
+
+
+def inverse_link(link: str, eta: Any) -> Any:
+    """The mean for linear predictor ``eta`` (a PyTensor expression) under ``link``."""
+    if link == "identity":
+        return eta
+    if link == "log":
+        return pt.exp(eta)
+    if link == "inverse":
+        return 1.0 / eta
+    if link == "logit":
+        return pm.math.invlogit(eta)
+    if link == "probit":
+        return 0.5 * (1.0 + pt.erf(eta / np.sqrt(2.0)))
+    if link == "cloglog":
+        return 1.0 - pt.exp(-pt.exp(eta))
+    raise InternalError(f"link '{link}' has no PyTensor inverse")
+
+
+Observed = Callable[[Family, Any, np.ndarray, dict[str, Any], "np.ndarray | None", str], Any]
+Compressed = Callable[[Family, Any, Cells, dict[str, Any]], None]
+
+
+def _gaussian(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+              trials: np.ndarray | None, dims: str) -> Any:
+    return pm.Normal("y", mu=inverse_link(family.link, eta), sigma=aux["sigma"], observed=y,
+                     dims=dims)
+
+
+def _student_t(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+               trials: np.ndarray | None, dims: str) -> Any:
+    return pm.StudentT("y", nu=aux["nu"], mu=inverse_link(family.link, eta),
+                       sigma=aux["sigma"], observed=y, dims=dims)
+
+
+def _binomial(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+              trials: np.ndarray | None, dims: str) -> Any:
+    """Bernoulli rows without trials, binomial with them; logit on eta directly (stable)."""
+    p: dict[str, Any] = ({"logit_p": eta} if family.link == "logit"
+                         else {"p": inverse_link(family.link, eta)})
+    if trials is None:
+        return pm.Bernoulli("y", **p, observed=y, dims=dims)
+    return pm.Binomial("y", n=trials, **p, observed=y, dims=dims)
+
+
+def _poisson(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+             trials: np.ndarray | None, dims: str) -> Any:
+    return pm.Poisson("y", mu=inverse_link(family.link, eta), observed=y, dims=dims)
+
+
+def _negativebinomial(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+                      trials: np.ndarray | None, dims: str) -> Any:
+    return pm.NegativeBinomial("y", mu=inverse_link(family.link, eta), alpha=aux["alpha"],
+                               observed=y, dims=dims)
+
+
+def _gamma(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+           trials: np.ndarray | None, dims: str) -> Any:
+    mu = inverse_link(family.link, eta)
+    return pm.Gamma("y", alpha=aux["alpha"], beta=aux["alpha"] / mu, observed=y, dims=dims)
+
+
+def _beta(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+          trials: np.ndarray | None, dims: str) -> Any:
+    mu = inverse_link(family.link, eta)
+    return pm.Beta("y", alpha=mu * aux["kappa"], beta=(1 - mu) * aux["kappa"], observed=y,
+                   dims=dims)
+
+
+def _gaussian_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]) -> None:
+    """Cell means with sd sigma / sqrt(n) plus the within-cell part of the likelihood."""
+    sigma = aux["sigma"]
+    pm.Normal("y", mu=eta, sigma=sigma / np.sqrt(cells.count), observed=cells.y, dims="obs")
+    n_minus_c = float(cells.count.sum() - cells.n_cells)
+    pm.Potential("y_within",
+                 cells.constant - n_minus_c * pt.log(sigma) - cells.ss_within / (2 * sigma**2))
+
+
+def _binomial_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]) -> None:
+    _binomial(family, eta, cells.y, aux, cells.trials, "obs")
+    pm.Potential("y_constant", pt.as_tensor_variable(cells.constant))
+
+
+def _poisson_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]) -> None:
+    """Summed counts with the cell's summed exposure (log link: eta + log exposure)."""
+    assert cells.exposure_log is not None
+    pm.Poisson("y", mu=pt.exp(eta + cells.exposure_log), observed=cells.y, dims="obs")
+    pm.Potential("y_constant", pt.as_tensor_variable(cells.constant))
+
+
+OBSERVED: dict[str, Observed] = {
+    "gaussian": _gaussian,
+    "t": _student_t,
+    "bernoulli": _binomial,
+    "binomial": _binomial,
+    "poisson": _poisson,
+    "negativebinomial": _negativebinomial,
+    "gamma": _gamma,
+    "beta": _beta,
+}
+
+COMPRESSED: dict[str, Compressed] = {
+    "gaussian": _gaussian_cells,
+    "bernoulli": _binomial_cells,
+    "binomial": _binomial_cells,
+    "poisson": _poisson_cells,
+}
+
+
+def add_likelihood(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+                   trials: np.ndarray | None, dims: str) -> Any:
+    """The observed node ``y`` for ``family`` with linear predictor ``eta``."""
+    try:
+        build = OBSERVED[family.name]
+    except KeyError:
+        raise InternalError(f"family '{family.name}' has no PyMC likelihood") from None
+    return build(family, eta, y, aux, trials, dims)
+
+
+def add_compressed_likelihood(family: Family, eta: Any, cells: Cells,
+                              aux: dict[str, Any]) -> None:
+    """The observed node on compressed cells plus the constant that restores full-data log-p."""
+    try:
+        build = COMPRESSED[family.name]
+    except KeyError:
+        raise InternalError(f"family '{family.name}' has no compressed likelihood") from None
+    build(family, eta, cells, aux)
+
+
+__all__ = ["COMPRESSED", "OBSERVED", "add_compressed_likelihood", "add_likelihood",
+           "inverse_link"]

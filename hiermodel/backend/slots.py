@@ -1,0 +1,90 @@
+"""Prior slots of a design: every parameter that needs a prior, with its scaling numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hiermodel.backend.design import ModelDesign
+
+
+def _prior_from_bambi(auto: Any) -> Any:
+    """Bambi's (name, args) -> a hiermodel Prior, or None when Bambi has no numeric prior."""
+    from hiermodel.priors import Prior
+
+    if auto is None:
+        return None
+    name, args = auto
+    params: list[tuple[str, float]] = []
+    for key, value in args.items():
+        arr = np.asarray(value, dtype=float)
+        if arr.ndim and arr.size > 1:
+            if not np.allclose(arr, arr.flat[0]):
+                return None
+            arr = arr.flat[0]
+        params.append((key, float(arr)))
+    return Prior(name, tuple(params))
+
+
+def model_stats(design: ModelDesign) -> dict[str, float]:
+    """Response-level scaling numbers for templates (rstanarm's autoscale conventions).
+
+    For gaussian/t with identity link: mean, SD and MAD of the response. For every other
+    family/link the linear predictor lives on the link scale, so ``sd_y = mad_y = 1`` and
+    ``mean_y = 0`` (rstanarm's convention).
+    """
+    y = design.y
+    fam = design.family
+    if fam.identity_gaussian:
+        sd_y = float(np.std(y, ddof=1)) if y.size > 1 else 1.0
+        mad = float(np.median(np.abs(y - np.median(y))) * 1.4826)
+        return {
+            "mean_y": float(np.mean(y)),
+            "sd_y": sd_y if sd_y > 0 else 1.0,
+            "mad_y": mad if mad > 0 else (sd_y if sd_y > 0 else 1.0),
+            "n_obs": float(y.size),
+            "gaussian_identity": 1.0,
+        }
+    return {"mean_y": 0.0, "sd_y": 1.0, "mad_y": 1.0, "n_obs": float(y.size),
+            "gaussian_identity": 0.0}
+
+
+def _col_stats(col: np.ndarray) -> dict[str, float]:
+    sd = float(np.std(col, ddof=1)) if col.size > 1 else 1.0
+    return {"sd_x": sd if sd > 0 else 1.0, "mean_x": float(np.mean(col))}
+
+
+def prior_slots(design: ModelDesign) -> list[Any]:
+    """Every (class, term, group) slot of the design, in summary order."""
+    from hiermodel.priors import Slot
+
+    auto = design.auto_priors
+    slots: list[Any] = []
+    if design.has_intercept:
+        slots.append(Slot("Intercept", "", "", stats={}, auto=_prior_from_bambi(
+            auto.get(("Intercept", "", "")))))
+    for j, name in enumerate(design.x_names):
+        slots.append(Slot("b", name, "", stats=_col_stats(design.X[:, j]),
+                          auto=_prior_from_bambi(auto.get(("b", name, "")))))
+    cor_done: set[str] = set()
+    for block in design.blocks:
+        for j, term in enumerate(block.terms):
+            stats = {"sd_x": 1.0, "mean_x": 1.0} if term == "(Intercept)" else _col_stats(
+                block.Z[:, j])
+            stats["n_levels"] = float(len(block.levels))
+            slots.append(Slot("sd", "Intercept" if term == "(Intercept)" else term, block.group,
+                              stats=stats,
+                              auto=_prior_from_bambi(auto.get(("sd", term, block.group)))))
+        if block.correlated and block.k > 1 and block.group not in cor_done:
+            cor_done.add(block.group)
+            from hiermodel.priors import Prior
+
+            slots.append(Slot("cor", "", block.group, stats={"dim": float(block.k)},
+                              auto=Prior("LKJ", (("eta", 1.0),))))
+    for aux in design.family.aux:
+        slots.append(Slot(aux, "", "", stats={}, auto=_prior_from_bambi(auto.get((aux, "", "")))))
+    return slots
+
+
+__all__ = ["model_stats", "prior_slots"]

@@ -1,0 +1,128 @@
+"""The :class:`Family` base class: everything hiermodel knows about one response distribution.
+
+A family owns its math once: links, auxiliary parameters, response checks, the per-observation
+log-density (used by LOO, leave-one-group-out and checked against the PyMC graph), simulation
+(posterior and prior predictive), the sufficient statistics that exact compression fits on, and
+the latent residual variance behind an ICC. The PyMC side of each family sits in
+``hiermodel.backend.likelihoods``, looked up by :attr:`Family.name`.
+
+Arrays follow one convention: ``eta`` is (draws, rows); ``y`` and ``trials`` are (rows,) and
+broadcast against it; each auxiliary parameter is (draws, 1).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from hiermodel.errors import FamilyError, InternalError
+from hiermodel.families.cells import Cells, cell_keys
+from hiermodel.families.links import inverse_link
+
+Aux = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Family(ABC):
+    """A response distribution with its link (subclasses: one per family)."""
+
+    link: str
+
+    name: ClassVar[str]  # canonical name: the key of the PyMC likelihood in the backend
+    r_name: ClassVar[str]  # how R prints it, for summaries
+    bambi_name: ClassVar[str]  # Bambi's family (its automatic priors and design)
+    links: ClassVar[tuple[str, ...]]  # allowed links, the default first
+    aux: ClassVar[tuple[str, ...]] = ()  # auxiliary parameter classes, e.g. ("sigma",)
+    aliases: ClassVar[tuple[str, ...]] = ()  # other accepted spellings (lower case)
+    # links under which rows of one cell can be replaced by sufficient statistics (empty: the
+    # family has none)
+    compress_links: ClassVar[tuple[str, ...]] = ()
+    # True when the offset is summed into an exposure instead of splitting cells (poisson)
+    offset_as_exposure: ClassVar[bool] = False
+
+    @property
+    def identity_gaussian(self) -> bool:
+        """True for the families whose response-scale priors scale with sd(y)."""
+        return self.name in ("gaussian", "t") and self.link == "identity"
+
+    def __str__(self) -> str:
+        return f"{self.r_name} ( {self.link} )"
+
+    # -- data -------------------------------------------------------------------------------
+    def check_response(self, y: np.ndarray, label: str, trials: np.ndarray | None = None) -> None:
+        """Raise :class:`FamilyError` when ``y`` cannot come from this family (``label``
+        names the response in messages). Any real response fits the base class."""
+        return None
+
+    def _reject(self, y: np.ndarray, mask: np.ndarray, label: str, what: str, fix: str) -> None:
+        n_bad = int(mask.sum())
+        if n_bad:
+            example = y[mask][:3].tolist()
+            raise FamilyError(
+                f"family '{self.name}' needs {what}, but {n_bad} of {y.size} rows of response "
+                f"'{label}' are not (e.g. {example}); {fix}"
+            )
+
+    # -- densities and simulation -------------------------------------------------------------
+    def mean(self, eta: np.ndarray) -> np.ndarray:
+        """The expected response for linear predictor ``eta``."""
+        return inverse_link(self.link, eta)
+
+    @abstractmethod
+    def logpdf(self, y: np.ndarray, eta: np.ndarray, aux: Aux,
+               trials: np.ndarray | None = None) -> np.ndarray:
+        """log p(y_i | eta_si, aux_s): array (draws, rows)."""
+
+    @abstractmethod
+    def simulate(self, rng: np.random.Generator, eta: np.ndarray, aux: Aux,
+                 trials: np.ndarray | None = None) -> np.ndarray:
+        """New responses, one per draw and row, shape of ``eta``."""
+
+    # -- compression ----------------------------------------------------------------------------
+    def compression_problem(self) -> str | None:
+        """Why this family/link cannot be compressed exactly, or None when it can."""
+        if not self.compress_links:
+            return "has no per-cell sufficient statistics"
+        if self.link not in self.compress_links:
+            return f"needs the {' or '.join(self.compress_links)} link"
+        return None
+
+    def compress(self, key_columns: list[np.ndarray], y: np.ndarray,
+                 trials: np.ndarray | None, offset: np.ndarray | None) -> Cells:
+        """Group observations by identical model inputs and compute sufficient statistics."""
+        problem = self.compression_problem()
+        if problem is not None:
+            raise InternalError(f"compress() called for family '{self.name}', which {problem}")
+        keys = list(key_columns)
+        if offset is not None and not self.offset_as_exposure:
+            keys.append(offset)
+        if not keys:
+            keys = [np.zeros(len(y))]
+        rows, inverse = cell_keys(keys)
+        return self.cell_statistics(rows, inverse, np.asarray(y, dtype=float), trials, offset)
+
+    def cell_statistics(self, rows: np.ndarray, inverse: np.ndarray, y: np.ndarray,
+                        trials: np.ndarray | None, offset: np.ndarray | None) -> Cells:
+        """The cells' sufficient statistics and the constant that restores full-data log-p."""
+        raise InternalError(f"family '{self.name}' has no sufficient statistics")
+
+    # -- variance partition ---------------------------------------------------------------------
+    def latent_variance(self, aux: Aux, y_mean: float) -> tuple[np.ndarray | float, str]:
+        """Residual variance on the scale of the linear predictor (for the ICC) and how it
+        was obtained; NaN when the family has none."""
+        return float("nan"), f"no latent residual variance for {self.name} ({self.link})"
+
+
+def link_scale_variance(link: str) -> tuple[float, str] | None:
+    """The latent-variable residual variance of a binary-type link (logit pi^2/3, probit 1,
+    cloglog pi^2/6), or None for other links."""
+    table = {"logit": (np.pi**2 / 3, "pi^2/3"), "probit": (1.0, "1"),
+             "cloglog": (np.pi**2 / 6, "pi^2/6")}
+    return table.get(link)
+
+
+__all__ = ["Aux", "Family", "link_scale_variance"]

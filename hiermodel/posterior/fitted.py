@@ -1,0 +1,201 @@
+"""Answers in lme4's vocabulary: ``fixef``, ``ranef``, ``coef``, ``varcorr``, ``summary``.
+
+Every accessor returns a DataFrame of posterior summaries (mean, median, sd, HDI, R-hat,
+bulk ESS) with lme4 names, computed from ``fit.idata`` (an ArviZ InferenceData whose
+variables carry readable names and dims; see :mod:`hiermodel.backend.graph`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from hiermodel.errors import DataError, did_you_mean
+from hiermodel.naming import coord_label, group_dims, safe
+from hiermodel.posterior.stats import summarize, with_labels
+
+if TYPE_CHECKING:
+    import arviz as az
+
+    from hiermodel.models import Model
+
+
+class Fit:
+    """A fitted hierarchical model: the posterior plus lme4-style accessors."""
+
+    def __init__(self, model: Model, idata: az.InferenceData, sampler: dict[str, Any]) -> None:
+        self.model = model
+        self.idata = idata
+        self.sampler = dict(sampler)
+
+    # -- the objects underneath -------------------------------------------------------------
+    @property
+    def bambi_model(self) -> Any:
+        return self.model.bambi_model
+
+    @property
+    def pymc_model(self) -> Any:
+        """The PyMC model that was sampled (a ``pymc.Model``)."""
+        return self.model.pymc_model
+
+    @property
+    def formula(self) -> str:
+        return self.model.formula
+
+    @property
+    def family(self) -> Any:
+        return self.model.family
+
+    def draws(self, name: str) -> np.ndarray:
+        """Posterior draws of variable ``name`` as (chain, draw, ...)."""
+        post = self.idata.posterior
+        if name not in post:
+            raise DataError(f"no posterior variable '{name}'{did_you_mean(name, list(post))}")
+        return np.asarray(post[name].values)
+
+    def _flat(self, name: str) -> np.ndarray:
+        d = self.draws(name)
+        return d.reshape(d.shape[0], d.shape[1], -1)
+
+    # -- lme4 accessors -----------------------------------------------------------------------
+    def fixef(self, prob: float = 0.95) -> pd.DataFrame:
+        """Population-level effects, one row per term, lme4 names (``(Intercept)``, ``Days``)."""
+        design = self.model.design
+        names: list[str] = []
+        parts: list[np.ndarray] = []
+        if design.has_intercept:
+            names.append("(Intercept)")
+            parts.append(self._flat("Intercept"))
+        if design.x_names:
+            names.extend(design.x_names)
+            parts.append(self._flat("b"))
+        if not parts:
+            return pd.DataFrame(columns=["term"])
+        stats = summarize(np.concatenate(parts, axis=2), prob)
+        return with_labels({"term": names}, stats).set_index("term")
+
+    def varcorr(self, prob: float = 0.95) -> pd.DataFrame:
+        """Like R's ``as.data.frame(VarCorr(m))``: grp, var1, var2 and posterior summaries.
+
+        SD rows have ``var2`` empty; correlation rows have both set; the residual SD (gaussian
+        and t families) is the row with ``grp == "Residual"``.
+        """
+        info = self.model.info
+        frames = []
+        for group, terms in info.group_terms.items():
+            g = safe(group)
+            sd = summarize(self._flat(f"sd_{g}"), prob)
+            frames.append(with_labels({"grp": [group] * len(terms), "var1": terms,
+                                       "var2": [""] * len(terms)}, sd))
+            if group in info.correlated_groups:
+                _, _, cdim = group_dims(group)
+                pairs = [str(p) for p in self.idata.posterior[cdim].values]
+                by_label = {coord_label(t): t for t in terms}
+                v1 = [by_label[p.split("__")[0]] for p in pairs]
+                v2 = [by_label[p.split("__")[1]] for p in pairs]
+                cor = summarize(self._flat(f"cor_{g}"), prob)
+                frames.append(with_labels({"grp": [group] * len(pairs), "var1": v1, "var2": v2},
+                                          cor))
+        if "sigma" in self.idata.posterior:
+            frames.append(with_labels({"grp": ["Residual"], "var1": [""], "var2": [""]},
+                                      summarize(self._flat("sigma"), prob)))
+        if not frames:
+            return pd.DataFrame(columns=["grp", "var1", "var2"])
+        return pd.concat(frames, ignore_index=True)
+
+    def ranef(self, group: str | None = None, prob: float = 0.95) -> pd.DataFrame:
+        """Group-level deviations per level: grp, level, term and posterior summaries."""
+        return self._per_level(group, prob, total=False)
+
+    def coef(self, group: str | None = None, prob: float = 0.95) -> pd.DataFrame:
+        """Total coefficients per level (fixed + group deviation), like lme4's ``coef``.
+
+        Terms that do not vary over the group appear with their population value, as in lme4.
+        """
+        return self._per_level(group, prob, total=True)
+
+    def _per_level(self, group: str | None, prob: float, total: bool) -> pd.DataFrame:
+        info = self.model.info
+        groups = list(info.group_terms)
+        if group is not None and group not in groups:
+            raise DataError(f"no grouping factor '{group}' in the model"
+                            f"{did_you_mean(group, groups)}; groups: {', '.join(groups)}")
+        fixed = self._fixed_draws() if total else {}
+        frames = []
+        for grp in [group] if group else groups:
+            g = safe(grp)
+            gdim, _, _ = group_dims(grp)
+            levels = [str(v) for v in self.idata.posterior[gdim].values]
+            r = self.draws(f"r_{g}")  # (chain, draw, level, term)
+            terms = info.group_terms[grp]
+            term_names = list(fixed) if total else terms
+            for t in terms:
+                if t not in term_names:
+                    term_names.append(t)
+            cols, lv, tn = [], [], []
+            for j, level in enumerate(levels):
+                for t in term_names:
+                    value = fixed.get(t, 0.0)
+                    if t in terms:
+                        value = value + r[:, :, j, terms.index(t)]
+                    cols.append(np.broadcast_to(value, r.shape[:2]))
+                    lv.append(level)
+                    tn.append(t)
+            stats = summarize(np.stack(cols, axis=2), prob)
+            frames.append(with_labels({"grp": [grp] * len(lv), "level": lv, "term": tn}, stats))
+        return pd.concat(frames, ignore_index=True)
+
+    def _fixed_draws(self) -> dict[str, np.ndarray]:
+        design = self.model.design
+        out: dict[str, np.ndarray] = {}
+        if design.has_intercept:
+            out["(Intercept)"] = self.draws("Intercept")
+        if design.x_names:
+            b = self.draws("b")
+            for j, name in enumerate(design.x_names):
+                out[name] = b[..., j]
+        return out
+
+    def prior_summary(self) -> Any:
+        """The prior of every parameter and where it came from (template, override, auto)."""
+        return self.model.prior_table
+
+    def prior_predictive(self, draws: int = 200, seed: int | None = None) -> Any:
+        """Prior predictive draws vs the observed response (``.summary()``, ``.plot()``)."""
+        return self.model.prior_predictive(draws=draws, seed=seed)
+
+    # -- predictions --------------------------------------------------------------------------
+    def predict(self, newdata: pd.DataFrame | None = None, re_form: str | None = None,
+                allow_new_levels: bool = False, kind: str = "mean", summary: bool = True,
+                prob: float = 0.95, seed: int | None = None,
+                new_levels: str = "sample") -> Any:
+        """Posterior predictions; see :func:`hiermodel.posterior.prediction.predict`.
+
+        ``new_levels="sample"`` draws effects of unseen group levels from the fitted
+        (co)variance; ``"zero"`` sets them to zero (lme4's ``allow.new.levels`` behaviour).
+        """
+        from hiermodel.posterior.prediction import predict
+
+        return predict(self, newdata, re_form=re_form, allow_new_levels=allow_new_levels,
+                       kind=kind, summary=summary, prob=prob, seed=seed, new_levels=new_levels)
+
+    # -- diagnostics and reports --------------------------------------------------------------
+    def diagnostics(self) -> dict[str, float]:
+        """max R-hat, min bulk/tail ESS over the reported parameters, divergences."""
+        from hiermodel.posterior.summary import diagnostics
+
+        return diagnostics(self)
+
+    def summary(self, prob: float = 0.95) -> Any:
+        """An lme4-like summary (print it)."""
+        from hiermodel.posterior.summary import Summary
+
+        return Summary(self, prob)
+
+    def __repr__(self) -> str:
+        return f"<hiermodel.Fit {self.formula!r} ({self.sampler.get('backend')})>"
+
+
+__all__ = ["Fit"]

@@ -1,0 +1,205 @@
+"""Report stage: the lme4-like printed summary and the diagnostics gate."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from hiermodel.posterior.fitted import Fit
+
+RHAT_MAX = 1.01
+ESS_MIN = 400
+
+
+def diagnostics(fit: Fit) -> dict[str, Any]:
+    """Convergence numbers over every reported parameter (not the raw latent ones)."""
+    import arviz as az
+
+    post = fit.idata.posterior
+    names = [v for v in post.data_vars if post[v].ndim >= 2]
+    rhat = az.rhat(post, var_names=names) if post.sizes.get("chain", 1) > 1 else None
+    ess = az.ess(post, var_names=names, method="bulk")
+    ess_tail = az.ess(post, var_names=names, method="tail")
+
+    def extreme(ds: Any, fn: Any) -> float:
+        values = [np.asarray(ds[v].values, dtype=float).ravel() for v in ds.data_vars]
+        flat = np.concatenate(values) if values else np.array([np.nan])
+        flat = flat[np.isfinite(flat)]
+        return float(fn(flat)) if flat.size else float("nan")
+
+    divergences = 0
+    if "sample_stats" in fit.idata.groups() and "diverging" in fit.idata.sample_stats:
+        divergences = int(np.asarray(fit.idata.sample_stats["diverging"].values).sum())
+    out = {
+        "max_rhat": extreme(rhat, np.max) if rhat is not None else float("nan"),
+        "min_ess_bulk": extreme(ess, np.min),
+        "min_ess_tail": extreme(ess_tail, np.min),
+        "divergences": divergences,
+    }
+    out["ok"] = bool(
+        (np.isnan(out["max_rhat"]) or out["max_rhat"] <= RHAT_MAX)
+        and out["min_ess_bulk"] >= ESS_MIN
+        and divergences == 0
+    )
+    return out
+
+
+def _fmt(x: float, digits: int = 2) -> str:
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return ""
+    if abs(x) >= 1e5 or (abs(x) < 1e-3 and x != 0):
+        return f"{x:.3g}"
+    return f"{x:.{digits}f}"
+
+
+def _table(df: pd.DataFrame) -> str:
+    cells = [[str(c) for c in df.columns]] + [[str(v) for v in row] for row in df.to_numpy()]
+    widths = [max(len(r[j]) for r in cells) for j in range(len(df.columns))]
+    lines = []
+    for r in cells:
+        parts = [r[0].ljust(widths[0])] + [r[j].rjust(widths[j]) for j in range(1, len(r))]
+        lines.append(" " + "  ".join(parts))
+    return "\n".join(lines)
+
+
+class Summary:
+    """What ``print(fit.summary())`` shows: lme4's layout with posterior intervals."""
+
+    def __init__(self, fit: Fit, prob: float = 0.95) -> None:
+        self.fit = fit
+        self.prob = prob
+        self.fixef = fit.fixef(prob)
+        self.varcorr = fit.varcorr(prob)
+        self.diagnostics = fit.diagnostics()
+
+    def _random_effects(self) -> str:
+        vc = self.varcorr
+        if vc.empty:
+            return ""
+        pct = round(self.prob * 100)
+        rows = []
+        info = self.fit.model.info
+        for group, terms in info.group_terms.items():
+            sds = vc[(vc.grp == group) & (vc.var2 == "")]
+            cors = vc[(vc.grp == group) & (vc.var2 != "")]
+            for i, t in enumerate(terms):
+                row = sds[sds.var1 == t].iloc[0]
+                corr = []
+                for prev in terms[:i]:
+                    hit = cors[((cors.var1 == prev) & (cors.var2 == t))
+                               | ((cors.var1 == t) & (cors.var2 == prev))]
+                    corr.append(_fmt(float(hit["mean"].iloc[0])) if len(hit) else "")
+                rows.append([group if i == 0 else "", t, _fmt(row["mean"]),
+                             _fmt(row["hdi_low"]), _fmt(row["hdi_high"]), " ".join(corr)])
+        res = vc[vc.grp == "Residual"]
+        if len(res):
+            r = res.iloc[0]
+            rows.append(["Residual", "", _fmt(r["mean"]), _fmt(r["hdi_low"]),
+                         _fmt(r["hdi_high"]), ""])
+        df = pd.DataFrame(rows, columns=["Groups", "Name", "Std.Dev.", f"l-{pct}%", f"u-{pct}%",
+                                         "Corr"])
+        return _table(df)
+
+    def _fixed_effects(self) -> str:
+        fe = self.fixef
+        if fe.empty:
+            return " (none)"
+        pct = round(self.prob * 100)
+        df = pd.DataFrame({
+            "": fe.index,
+            "Estimate": [_fmt(v) for v in fe["mean"]],
+            "Est.Error": [_fmt(v) for v in fe["sd"]],
+            f"l-{pct}%": [_fmt(v) for v in fe["hdi_low"]],
+            f"u-{pct}%": [_fmt(v) for v in fe["hdi_high"]],
+            "Rhat": [_fmt(v) for v in fe["r_hat"]],
+            "Bulk_ESS": [f"{v:.0f}" if np.isfinite(v) else "" for v in fe["ess_bulk"]],
+        })
+        return _table(df)
+
+    def __str__(self) -> str:
+        fit = self.fit
+        model = fit.model
+        prepared = model.prepared
+        s = fit.sampler
+        fam = model.family
+        gaussian = fam.name == "gaussian" and fam.link == "identity"
+        kind = "linear" if gaussian else "generalized linear"
+        lines = [
+            f"Bayesian {kind} mixed model fit by hiermodel (NUTS via {s.get('backend')}: "
+            f"{s.get('chains')} chains x {s.get('draws')} draws after {s.get('tune')} tuning)",
+            f" Formula: {model.formula}",
+            f"  Family: {fam.r_name} ( {fam.link} )",
+        ]
+        if prepared.response_levels:
+            fail, succ = prepared.response_levels
+            lines.append(f"Response: '{succ}' = success (1), '{fail}' = failure (0)")
+        dropped = f" ({prepared.n_dropped} rows with missing values dropped)" \
+            if prepared.n_dropped else ""
+        lines.append(f"    Data: {prepared.n} observations{dropped}")
+        spec = model.prior_spec
+        tmpl = spec.template if isinstance(spec.template, str) else getattr(
+            spec.template, "name", str(spec.template))
+        n_over = len(spec.overrides)
+        lines.append(f"  Priors: template '{tmpl}'"
+                     + (f" + {n_over} override(s)" if n_over else "")
+                     + "; see prior_summary()")
+        lines.append("")
+        re_text = self._random_effects()
+        if re_text:
+            lines += ["Random effects (posterior mean SD, correlation):", re_text]
+            groups = ", ".join(
+                f"{g}, {len(b)}" for g, b in _levels(model).items()
+            )
+            lines.append(f"Number of obs: {prepared.n}, groups:  {groups}")
+            lines.append("")
+        lines += ["Fixed effects:", self._fixed_effects(), ""]
+        info = model.info
+        notes = []
+        for g, choice in info.parametrization.items():
+            notes.append(f"{g}: {choice} ({info.parametrization_reason[g]})")
+        if notes:
+            lines.append("Parametrization: " + "; ".join(notes))
+        if info.cells is not None:
+            lines.append(f"Compression: exact, {prepared.n} rows -> {info.cells.n_cells} cells "
+                         "(sufficient statistics; compress=False to turn off)")
+        if info.centered:
+            lines.append("Predictors centered while sampling; (Intercept) reported uncentered")
+        if s.get("backend_reason") and s.get("backend_reason") != "requested":
+            lines.append(f"Sampler: {s.get('backend')} ({s['backend_reason']})")
+        d = self.diagnostics
+        verdict = "ok" if d["ok"] else "CHECK: " + ", ".join(diagnostic_problems(d))
+        lines.append(
+            f"Diagnostics: max R-hat {_fmt(d['max_rhat'], 3)}, min bulk ESS "
+            f"{d['min_ess_bulk']:.0f}, min tail ESS {d['min_ess_tail']:.0f}, "
+            f"{d['divergences']} divergences -> {verdict}"
+        )
+        lines.append(f"Sampling time: {s.get('seconds', float('nan')):.1f} s")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _levels(model: Any) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for b in model.design.blocks:
+        out.setdefault(b.group, b.levels)
+    return out
+
+
+def diagnostic_problems(d: dict[str, Any]) -> list[str]:
+    """The failed checks of a diagnostics dict, as short phrases."""
+    out = []
+    if not np.isnan(d["max_rhat"]) and d["max_rhat"] > RHAT_MAX:
+        out.append(f"R-hat > {RHAT_MAX}")
+    if d["min_ess_bulk"] < ESS_MIN:
+        out.append(f"bulk ESS < {ESS_MIN}")
+    if d["divergences"]:
+        out.append("divergences")
+    return out
+
+
+__all__ = ["ESS_MIN", "RHAT_MAX", "Summary", "diagnostic_problems", "diagnostics"]

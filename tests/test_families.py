@@ -1,0 +1,181 @@
+"""Each family's math exists once, and agrees with the PyMC graph.
+
+At random parameter points, the family's ``logpdf`` summed over the observations equals the
+observed log-density of the PyMC model (full data and, where the family has sufficient
+statistics, the compressed model), and the linear predictor that predict/LOO use equals the
+graph's. Exact identities: tolerances are floating-point round-off only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import hiermodel as hm
+from hiermodel.families import ALIASES, FAMILIES, Family
+from hiermodel.posterior.fitted import Fit
+from hiermodel.posterior.loglik import loglik_rows
+from hiermodel.posterior.prediction import linear_predictor
+
+N_POINTS = 3
+
+# (family, link, formula): every family, the non-canonical links that take other code paths,
+# group-level slopes (correlated and not), offsets and cbind trials.
+CASES = [
+    ("gaussian", None, "y ~ x + h + (x|g)"),
+    ("gaussian", "log", "pos ~ x + (1|g)"),
+    ("t", None, "y ~ x + (1|g) + (0 + x|h)"),
+    ("bernoulli", None, "yes ~ x + (1|g)"),
+    ("bernoulli", "probit", "yes ~ h + (1|g)"),
+    ("binomial", None, "cbind(succ, fail) ~ x + (x||g)"),
+    ("binomial", "cloglog", "cbind(succ, fail) ~ h + (1|g)"),
+    ("poisson", None, "count ~ x + offset(log(t)) + (1|g)"),
+    ("negativebinomial", None, "count ~ x + offset(log(t)) + (1|g)"),
+    ("gamma", None, "pos ~ x + (1|g)"),
+    ("beta", None, "prop ~ x + (1|g)"),
+]
+
+# Discrete designs for compression: few distinct cells, so cells really merge rows.
+COMPRESSED = [
+    ("gaussian", None, "y ~ h + (1|g)"),
+    ("bernoulli", None, "yes ~ h + (1|g)"),
+    ("bernoulli", "probit", "yes ~ h + (1|g)"),
+    ("binomial", None, "cbind(succ, fail) ~ h + (1|g)"),
+    ("poisson", None, "count ~ h + offset(log(t)) + (1|g)"),
+    ("poisson", None, "count ~ h + (1|g)"),
+]
+
+
+def _random_fit(model: hm.Model, seed: int) -> Fit:
+    """A Fit whose 'posterior' is N_POINTS random points of the model's parameter space
+    (unconstrained values around the initial point), with every stored variable computed by
+    the graph itself."""
+    pm_model = model.pymc_model
+    rng = np.random.default_rng(seed)
+    start = pm_model.initial_point(random_seed=seed)
+    names = [v.name for v in pm_model.free_RVs + pm_model.deterministics]
+    # outputs in terms of the value variables (compiling an RV itself would draw from it)
+    outputs = pm_model.replace_rvs_by_values([pm_model[n] for n in names])
+    values_fn = pm_model.compile_fn(outputs, inputs=pm_model.value_vars,
+                                    on_unused_input="ignore", point_fn=True)
+    points = []
+    for _ in range(N_POINTS):
+        point = {k: v + rng.normal(0.0, 0.4, size=np.shape(v)) for k, v in start.items()}
+        points.append(point)
+    draws = [values_fn(p) for p in points]
+    posterior = xr.Dataset({
+        n: xr.DataArray(np.stack([np.asarray(d[i]) for d in draws])[None],
+                        dims=["chain", "draw", *[f"{n}_dim_{j}" for j in
+                                                 range(np.ndim(draws[0][i]))]])
+        for i, n in enumerate(names)
+    })
+    fit = Fit(model, _Idata(posterior), {})
+    fit.points = points  # type: ignore[attr-defined]
+    return fit
+
+
+class _Idata:
+    """The part of InferenceData the accessors read."""
+
+    def __init__(self, posterior: xr.Dataset) -> None:
+        self.posterior = posterior
+
+
+def _observed_logp(model: hm.Model, points: list[dict]) -> np.ndarray:
+    pm_model = model.pymc_model
+    fn = pm_model.compile_logp(vars=pm_model.observed_RVs + pm_model.potentials,
+                               jacobian=False)
+    return np.array([float(fn(p)) for p in points])
+
+
+def _graph_eta(model: hm.Model, points: list[dict]) -> np.ndarray:
+    pm_model = model.pymc_model
+    (eta,) = pm_model.replace_rvs_by_values([model.info.eta])
+    fn = pm_model.compile_fn(eta, inputs=pm_model.value_vars, on_unused_input="ignore")
+    return np.stack([np.broadcast_to(fn(p), (model.info.cells.n_cells if model.info.cells
+                                             else len(model.design.y),)) for p in points])
+
+
+def _model(toy: pd.DataFrame, family: str, link: str | None, formula: str,
+           compress: bool) -> hm.Model:
+    return hm.model(formula, toy, family=family, link=link, compress=compress)
+
+
+@pytest.mark.builds
+@pytest.mark.parametrize(("family", "link", "formula"), CASES,
+                         ids=[f"{f}-{lk or 'default'}-{i}" for i, (f, lk, _) in enumerate(CASES)])
+def test_family_logpdf_and_linear_predictor_equal_the_graph(
+        toy: pd.DataFrame, family: str, link: str | None, formula: str) -> None:
+    model = _model(toy, family, link, formula, compress=False)
+    assert not model.info.compressed
+    fit = _random_fit(model, seed=3)
+    rows = np.arange(len(model.design.y))
+    ours = loglik_rows(fit, rows)
+    assert ours.shape == (N_POINTS, rows.size) and np.all(np.isfinite(ours))
+    graph = _observed_logp(model, fit.points)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(ours.sum(axis=1), graph, rtol=1e-9, atol=1e-8)
+    # the points differ, so the check is not one number repeated
+    assert np.ptp(graph) > 1e-6
+    np.testing.assert_allclose(linear_predictor(fit), _graph_eta(model, fit.points),  # type: ignore[attr-defined]
+                               rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.builds
+@pytest.mark.parametrize(("family", "link", "formula"), COMPRESSED,
+                         ids=[f"{f}-{lk or 'default'}-{i}"
+                              for i, (f, lk, _) in enumerate(COMPRESSED)])
+def test_compressed_graph_density_equals_the_family_on_every_row(
+        toy: pd.DataFrame, family: str, link: str | None, formula: str) -> None:
+    model = _model(toy, family, link, formula, compress=True)
+    cells = model.info.cells
+    assert cells is not None and cells.n_cells < len(model.design.y) / 2
+    fit = _random_fit(model, seed=5)
+    ours = loglik_rows(fit, np.arange(len(model.design.y))).sum(axis=1)
+    np.testing.assert_allclose(ours, _observed_logp(model, fit.points),  # type: ignore[attr-defined]
+                               rtol=1e-9, atol=1e-8)
+    eta_rows = linear_predictor(fit)[:, cells.rows]
+    if model.family.offset_as_exposure and model.design.offset is not None:
+        eta_rows = eta_rows - model.design.offset[cells.rows]  # the offset sits in the exposure
+    np.testing.assert_allclose(eta_rows, _graph_eta(model, fit.points),  # type: ignore[attr-defined]
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_families_without_sufficient_statistics_refuse_compress_true(toy: pd.DataFrame) -> None:
+    with pytest.raises(hm.BuildError, match=r"family 'gamma' .*has no per-cell sufficient"):
+        hm.model("pos ~ h + (1|g)", toy, family="gamma", compress=True)
+    with pytest.raises(hm.BuildError, match=r"family 'poisson' \(identity link\) needs the log"):
+        hm.model("count ~ h + (1|g)", toy, family="poisson", link="identity", compress=True)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_simulate_matches_the_family_mean(name: str) -> None:
+    """Simulated responses average to the family's mean (SE-based bound: 6 SE, a false
+    failure rate far below 1e-6 per case)."""
+    fam = hm.get_family(name)
+    rng = np.random.default_rng(1)
+    eta = np.full((20_000, 2), {"identity": 1.2, "log": 0.4}.get(fam.link, 0.3))
+    aux = {"sigma": np.full((20_000, 1), 0.7), "nu": np.full((20_000, 1), 5.0),
+           "alpha": np.full((20_000, 1), 3.0), "kappa": np.full((20_000, 1), 8.0)}
+    trials = np.array([7, 12]) if name == "binomial" else None
+    y = fam.simulate(rng, eta, aux, trials)
+    assert y.shape == eta.shape
+    mean = fam.mean(eta[0]) * (trials if trials is not None else 1)
+    se = y.std(axis=0) / np.sqrt(y.shape[0])
+    assert np.all(np.abs(y.mean(axis=0) - mean) < 6 * se)
+    # the simulated values are possible under the family's own density
+    for s in range(50):
+        ll = fam.logpdf(y[s], eta[s:s + 1], {k: v[s:s + 1] for k, v in aux.items()}, trials)
+        assert ll.shape == (1, 2) and np.all(np.isfinite(ll))
+
+
+def test_registry_resolves_every_alias_to_one_class() -> None:
+    for alias, name in ALIASES.items():
+        fam = hm.get_family(alias)
+        assert isinstance(fam, FAMILIES[name]) and isinstance(fam, Family)
+        assert fam == hm.get_family(name) and fam.link == FAMILIES[name].links[0]
+    assert hm.get_family("Gamma()").name == "gamma"
+    assert str(hm.get_family("binomial", "probit")) == "binomial ( probit )"
+    with pytest.raises(hm.FamilyError, match="link 'log' is not available for family 'beta'"):
+        hm.get_family("beta", "log")
