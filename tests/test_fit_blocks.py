@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import hiermodel as hm
+from hiermodel.posterior.fitted import Fit
 
 pytestmark = pytest.mark.fit
 
@@ -26,7 +27,7 @@ def _correlated_effects(rng: np.random.Generator, n_groups: int, sds: list[float
 
 
 @pytest.fixture(scope="module")
-def binomial_fit() -> hm.results.Fit:
+def binomial_fit() -> Fit:
     rng = np.random.default_rng(7)
     n_groups, per = 40, 25
     u = _correlated_effects(rng, n_groups, [0.6, 0.4], 0.6)
@@ -39,7 +40,7 @@ def binomial_fit() -> hm.results.Fit:
     return hm.fit("cbind(succ, fail) ~ x + (x|g)", data=df, family="binomial", **SAMPLER)
 
 
-def test_binomial_correlated_block_recovers_effects(binomial_fit: hm.results.Fit) -> None:
+def test_binomial_correlated_block_recovers_effects(binomial_fit: Fit) -> None:
     fit = binomial_fit
     fe = fit.fixef()
     for term, truth in {"(Intercept)": 0.3, "x": 0.8}.items():
@@ -51,7 +52,7 @@ def test_binomial_correlated_block_recovers_effects(binomial_fit: hm.results.Fit
     assert "Corr" in str(fit.summary())
 
 
-def test_binomial_correlated_block_converges(binomial_fit: hm.results.Fit) -> None:
+def test_binomial_correlated_block_converges(binomial_fit: Fit) -> None:
     """~500 trials per level: the block is centered on (Intercept, x) and mixes. Non-centered
     (the previous default) it reached bulk ESS ~13 of 800 draws and R-hat 1.14."""
     info = binomial_fit.model.info

@@ -11,13 +11,14 @@ import pandas as pd
 import pytest
 
 import hiermodel as hm
+from hiermodel.posterior.fitted import Fit
 
 pytestmark = [pytest.mark.fit, pytest.mark.slow]
 
 DEFAULT = {"draws": 1000, "tune": 1000, "chains": 4, "seed": 1}
 
 
-def _check_fixef(fit: hm.results.Fit, lme4: dict[str, float]) -> None:
+def _check_fixef(fit: Fit, lme4: dict[str, float]) -> None:
     fe = fit.fixef()
     assert list(fe.index) == list(lme4)
     for term, value in lme4.items():
@@ -31,7 +32,7 @@ def _sd(vc: pd.DataFrame, grp: str, var1: str) -> pd.Series:
     return rows.iloc[0]
 
 
-def _check_sds(fit: hm.results.Fit, group: str, lme4: dict[str, float], resid: float) -> None:
+def _check_sds(fit: Fit, group: str, lme4: dict[str, float], resid: float) -> None:
     vc = fit.varcorr()
     for term, value in lme4.items():
         est = _sd(vc, group, term)["mean"]
@@ -41,11 +42,11 @@ def _check_sds(fit: hm.results.Fit, group: str, lme4: dict[str, float], resid: f
 
 
 @pytest.fixture(scope="module")
-def sleep_corr(sleepstudy: pd.DataFrame) -> hm.results.Fit:
+def sleep_corr(sleepstudy: pd.DataFrame) -> Fit:
     return hm.fit("Reaction ~ Days + (Days|Subject)", data=sleepstudy, **DEFAULT)
 
 
-def test_sleepstudy_correlated_matches_lme4(sleep_corr: hm.results.Fit) -> None:
+def test_sleepstudy_correlated_matches_lme4(sleep_corr: Fit) -> None:
     _check_fixef(sleep_corr, {"(Intercept)": 251.4051, "Days": 10.4673})
     _check_sds(sleep_corr, "Subject", {"(Intercept)": 24.7407, "Days": 5.9221}, 25.5918)
     vc = sleep_corr.varcorr()
@@ -56,7 +57,7 @@ def test_sleepstudy_correlated_matches_lme4(sleep_corr: hm.results.Fit) -> None:
     assert diag["max_rhat"] < 1.01
 
 
-def test_sleepstudy_correlated_accessors(sleep_corr: hm.results.Fit,
+def test_sleepstudy_correlated_accessors(sleep_corr: Fit,
                                          sleepstudy: pd.DataFrame) -> None:
     text = str(sleep_corr.summary())
     assert "Corr" in text and "Subject" in text and "Number of obs: 180" in text

@@ -15,6 +15,7 @@ import pytest
 
 import hiermodel as hm
 from hiermodel.errors import DiagnosticsError, RunError
+from hiermodel.posterior.fitted import Fit
 from hiermodel.runs import (
     MANIFEST,
     REQUIRED_FILES,
@@ -140,7 +141,7 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunFit, l
 def test_run_writes_a_complete_run(first_run: tuple[Path, RunFit, list[str]]) -> None:
     directory, fit, messages = first_run
     target = directory.resolve() / "runs" / "tiny" / "fit"
-    assert isinstance(fit, hm.results.Fit) and isinstance(fit, RunFit)
+    assert isinstance(fit, Fit) and isinstance(fit, RunFit)
     assert fit.run_dir == target and not fit.reused
     label = directory / "tiny.toml"
     assert messages[0].startswith(f"fitting {label}: Reaction ~ Days + (1 | Subject)")
