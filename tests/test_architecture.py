@@ -75,14 +75,9 @@ def test_public_functions_survive_importing_every_stage() -> None:
         assert isinstance(getattr(hm, name), types.FunctionType), name
 
 
-# Over the limit and scheduled to be split (issue 12 follow-up: runs/ as a package); every
-# other module must stay under it, and this entry must go when the split lands.
-PENDING_SPLIT = {"hiermodel/runs.py"}
-
-
 def test_modules_stay_readable() -> None:
     long = {_relative(p): n for p in MODULES if (n := len(p.read_text().splitlines())) > 600}
-    assert set(long) <= PENDING_SPLIT, long
+    assert not long, long
 
 
 # Stages from the bottom up; a module may import (at module level) only its own stage and the

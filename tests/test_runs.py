@@ -141,7 +141,7 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunFit, l
 def test_run_writes_a_complete_run(first_run: tuple[Path, RunFit, list[str]]) -> None:
     directory, fit, messages = first_run
     target = directory.resolve() / "runs" / "tiny" / "fit"
-    assert isinstance(fit, Fit) and isinstance(fit, RunFit)
+    assert isinstance(fit, RunFit) and fit.fresh and isinstance(fit.fit, Fit)
     assert fit.run_dir == target and not fit.reused
     label = directory / "tiny.toml"
     assert messages[0].startswith(f"fitting {label}: Reaction ~ Days + (1 | Subject)")
@@ -185,6 +185,7 @@ def test_same_seed_same_draws_and_reuse(first_run: tuple[Path, RunFit, list[str]
 
     # load_run: stored tables equal the in-memory fit's; other prob rebuilds the model
     loaded = load_run(directory / "runs" / "tiny")  # the output dir works too
+    assert not loaded.fresh  # tables from the stored files
     pd.testing.assert_frame_equal(loaded.fixef(), again.fixef(), check_exact=False, rtol=1e-12)
     pd.testing.assert_frame_equal(loaded.varcorr(), again.varcorr(), check_exact=False,
                                   rtol=1e-12)
@@ -197,6 +198,8 @@ def test_same_seed_same_draws_and_reuse(first_run: tuple[Path, RunFit, list[str]
     assert loaded.formula == "Reaction ~ Days + (1 | Subject)"
     pred = loaded.predict(hm.datasets.sleepstudy().head(3), re_form="~0")
     assert len(pred) == 3
+    assert isinstance(loaded.fit, Fit)  # the posterior-backed Fit, now loaded
+    np.testing.assert_array_equal(loaded.draws("b"), again.draws("b"))
 
 
 @pytest.mark.fit
