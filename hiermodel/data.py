@@ -31,7 +31,8 @@ class PreparedData:
     frame: pd.DataFrame
     terms: ModelTerms
     family: Family
-    response_levels: tuple[str, str] | None = None  # (failure, success) for a two-level response
+    # (failure, success) for a two-level response; the ordered levels of an ordinal response
+    response_levels: tuple[str, ...] | None = None
     n_input_rows: int = 0
     n_dropped: int = 0
     state: dict[str, Any] = field(default_factory=dict)  # stateful transforms (scale) for predict
@@ -96,6 +97,39 @@ def _encode_binary(
     return coded, (str(failure), str(success))
 
 
+def _encode_ordinal(values: pd.Series, label: str, family: Family
+                    ) -> tuple[pd.Series, tuple[str, ...]]:
+    """Code an ordinal response 1..K: an ordered Categorical in its category order (unused
+    categories dropped, as clmm does), integers in numeric order."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        if not values.cat.ordered:
+            raise FamilyError(
+                f"family '{family.name}' needs an ordered response, but '{label}' is an "
+                "unordered Categorical; make it ordered with "
+                "pd.Categorical(values, categories=[...in order...], ordered=True)"
+            )
+        levels = [lv for lv in values.cat.categories if (values == lv).any()]
+    elif pd.api.types.is_integer_dtype(values) or (
+            pd.api.types.is_float_dtype(values) and bool(np.all(values == np.round(values)))):
+        levels = sorted(pd.unique(values).tolist())
+    else:
+        raise FamilyError(
+            f"family '{family.name}' needs an ordered response (an ordered pandas Categorical "
+            f"or integer ratings), but '{label}' has dtype {values.dtype}; convert it with "
+            "pd.Categorical(values, categories=[...in order...], ordered=True)"
+        )
+    if len(levels) < 2:
+        raise FamilyError(
+            f"family '{family.name}' needs a response with at least two observed levels, but "
+            f"'{label}' has {len(levels)} ({[str(v) for v in levels]}); an ordinal model of "
+            "one category has nothing to estimate"
+        )
+    position = {lv: i + 1 for i, lv in enumerate(levels)}
+    coded = values.map(position).astype(float)
+    names = tuple(str(int(lv)) if isinstance(lv, float) else str(lv) for lv in levels)
+    return coded, names
+
+
 def prepare_data(
     terms: ModelTerms, data: pd.DataFrame, family: Family, dropna: bool = False
 ) -> PreparedData:
@@ -149,7 +183,7 @@ def prepare_data(
                 values = pd.Categorical(values, categories=[False, True])
         frame[var.column] = values
 
-    levels: tuple[str, str] | None = None
+    levels: tuple[str, ...] | None = None
     y_var = response.variable
     y = frame[y_var.column]
     if response.kind == "cbind":
@@ -173,7 +207,16 @@ def prepare_data(
                        trials.to_numpy(float))
     else:
         is_numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
-        if family.name in ("bernoulli", "binomial") and (
+        if family.ordinal:
+            if not terms.intercept:
+                raise FamilyError(
+                    f"family '{family.name}' has thresholds in place of an intercept, so the "
+                    "formula must keep its intercept: remove '0 +' / '- 1' (the intercept is "
+                    "dropped from the linear predictor automatically)"
+                )
+            coded, levels = _encode_ordinal(y, y_var.name, family)
+            frame[y_var.column] = coded
+        elif family.name in ("bernoulli", "binomial") and (
             not is_numeric or set(pd.unique(y)) - {0, 1}
         ):
             if is_numeric and y.nunique() != 2:

@@ -54,7 +54,10 @@ def toy() -> pd.DataFrame:
         "t": rng.uniform(0.5, 2.0, n),
         "pos": np.exp(eta + rng.normal(0, 0.3, n)),
         "prop": np.clip(1 / (1 + np.exp(-eta + rng.normal(0, 0.3, n))), 0.01, 0.99),
-    })
+    }).assign(  # derived without new random draws, so the columns above stay as they were
+        zeros=lambda d: np.where(d.z > 0.4, 0, d["count"]),  # counts with extra zeros
+        rating=lambda d: np.digitize(eta + d.z, [-0.5, 0.3, 1.0]) + 1,  # ordinal 1..4
+    )
 
 
 FAST = {"draws": 200, "tune": 300, "chains": 2, "seed": 11}

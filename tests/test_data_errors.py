@@ -117,7 +117,9 @@ def test_two_level_response_follows_r(df: pd.DataFrame) -> None:
     ("name", "link", "message"),
     [
         ("gausian", None, "unknown family 'gausian'; did you mean 'gaussian'? Supported: "
-         "bernoulli, beta, binomial, gamma, gaussian, negativebinomial, poisson, t"),
+         "bernoulli, beta, binomial, cumulative, gamma, gaussian, hurdle_negativebinomial, "
+         "hurdle_poisson, lognormal, negativebinomial, poisson, t, "
+         "zero_inflated_negativebinomial, zero_inflated_poisson"),
         ("poisson", "logit", "link 'logit' is not available for family 'poisson'; use one of: "
          "log, identity"),
     ],

@@ -67,7 +67,7 @@ def maize() -> pd.DataFrame:
 
 def test_list_datasets_names_and_descriptions() -> None:
     listed = datasets.list_datasets()
-    assert set(listed) == {"sleepstudy", "radon", "maize_yield"}
+    assert set(listed) == {"sleepstudy", "radon", "owls", "soup", "maize_yield"}
     for name, description in listed.items():
         assert callable(getattr(datasets, name))
         assert isinstance(description, str) and description and "\n" not in description

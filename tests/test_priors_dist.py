@@ -52,7 +52,7 @@ def test_parse_prior_valid(text: str, dist: str, params: tuple) -> None:
 _SPELLING = ("(lower-case brms/Stan spellings such as normal, student_t, half_cauchy, "
              "exponential, lkj also work)")
 _DISTS = ("Normal, StudentT, Cauchy, Laplace, Flat, HalfNormal, HalfCauchy, HalfStudentT, "
-          "Exponential, Gamma, InverseGamma, LogNormal, HalfFlat, Uniform, LKJ")
+          "Exponential, Gamma, InverseGamma, LogNormal, HalfFlat, Beta, Uniform, LKJ")
 _EXAMPLE = "write it like Normal(0, 1), normal(mu=0, sigma=1) or student_t(3, 0, 2.5)"
 _ALLOWED = ("expressions may use numbers, names, + - * / ** ( ) and the functions log(), "
             "log10(), exp(), sqrt(), abs(), round(), min(), max()")
@@ -120,7 +120,7 @@ def test_prior_value_type() -> None:
     # Bambi's automatic priors arrive with any order and int values
     assert Prior("HalfStudentT", (("sigma", 56), ("nu", 4))).params == (
         ("nu", 4.0), ("sigma", 56.0))
-    assert Prior("Beta", (("alpha", 1),)).support is None  # unknown dists pass through
+    assert Prior("Weibull", (("alpha", 1),)).support is None  # unknown dists pass through
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -157,8 +157,8 @@ SUPPORT = [
     ("uniform(-1, 10)", "alpha",
      "x: Uniform(lower=-1, upper=10) cannot be used for class 'alpha' (the negative-binomial/"
      f"gamma shape, which must be positive); use Uniform(lower=0, upper=10) instead, or {_POS}"),
-    ("lkj(2)", "kappa",
-     f"x: LKJ(eta=2) cannot be used for class 'kappa' (the beta precision, which must be "
+    ("lkj(2)", "phi",
+     f"x: LKJ(eta=2) cannot be used for class 'phi' (the beta precision, which must be "
      f"positive); use {_POS}"),
     ("half_normal(1)", "b",
      "x: HalfNormal(sigma=1) cannot be used for class 'b' (a population-level coefficient, "
@@ -186,7 +186,7 @@ def test_support_validation(text: str, cls: str, message: str) -> None:
     ("normal(0, 1)", "b"), ("student_t(3, 0, 1)", "Intercept"), ("flat", "b"),
     ("uniform(-5, 5)", "b"), ("half_normal(1)", "sd"), ("exponential(1)", "sigma"),
     ("gamma(2, 0.1)", "nu"), ("half_flat", "sd"), ("uniform(0, 100)", "sigma"),
-    ("lognormal(0, 1)", "kappa"), ("inv_gamma(3, 2)", "alpha"), ("lkj(1)", "cor"),
+    ("lognormal(0, 1)", "phi"), ("inv_gamma(3, 2)", "alpha"), ("lkj(1)", "cor"),
 ])
 def test_support_ok(text: str, cls: str) -> None:
     check_support(parse_prior(text), cls)

@@ -63,14 +63,14 @@ def test_set_prior() -> None:
     assert set_prior(parse_prior("lkj(2)"), "cor").prior == Prior("LKJ", (("eta", 2.0),))
     assert set_prior("normal(0, 1)").cls == "b"  # brms default class
     assert set_prior("gamma(0.01, 0.01)", "shape").cls == "alpha"  # brms names
-    assert set_prior("gamma(0.01, 0.01)", "phi").cls == "kappa"
+    assert set_prior("gamma(0.01, 0.01)", "kappa").cls == "phi"
     assert set_prior("exponential(1)", "sd", "(Intercept)", "Subject").term == "Intercept"
     assert set_prior("normal(0, 1)", "intercept").cls == "Intercept"
     with pytest.raises(PriorError) as err:
         set_prior("normal(0, 1)", "bb")
     assert str(err.value) == (
         "prior override: unknown parameter class 'bb'; did you mean 'b'? valid: Intercept, b, "
-        "sd, cor, sigma, nu, alpha, kappa (brms names shape, phi also work)"
+        "sd, cor, sigma, nu, alpha, phi, zi, hu (brms name shape and kappa also work)"
     )
 
 

@@ -45,7 +45,7 @@ def sleep_slots() -> list[Slot]:
 def all_aux_slots() -> list[Slot]:
     auto = Prior("HalfCauchy", (("beta", 1),))
     return [*sleep_slots(), Slot("nu", auto=Prior("Gamma", (("alpha", 2), ("beta", 0.1)))),
-            Slot("alpha", auto=auto), Slot("kappa", auto=auto)]
+            Slot("alpha", auto=auto), Slot("phi", auto=auto)]
 
 
 SHIPPED = ["bambi", "maize_talk", "regularizing", "weakly_informative", "wide"]
@@ -103,7 +103,7 @@ def test_weakly_informative_aux_and_link_scale() -> None:
     assert str(table.get("sd", "Intercept", "Subject")) == "Exponential(lam=1)"
     assert str(table.get("nu")) == "Gamma(alpha=2, beta=0.1)"
     assert str(table.get("alpha")) == "HalfCauchy(beta=1)"
-    assert str(table.get("kappa")) == "HalfCauchy(beta=10)"
+    assert str(table.get("phi")) == "HalfCauchy(beta=10)"
 
 
 def test_maize_talk_gives_the_talks_numbers_exactly() -> None:
@@ -258,7 +258,7 @@ def test_load_template_from_dict() -> None:
 
 
 _DISTS = ("Normal, StudentT, Cauchy, Laplace, Flat, HalfNormal, HalfCauchy, HalfStudentT, "
-          "Exponential, Gamma, InverseGamma, LogNormal, HalfFlat, Uniform, LKJ")
+          "Exponential, Gamma, InverseGamma, LogNormal, HalfFlat, Beta, Uniform, LKJ")
 _POS = ("another positive distribution: HalfNormal, HalfCauchy, HalfStudentT, Exponential, "
         "Gamma, InverseGamma, LogNormal, HalfFlat, Uniform with lower >= 0")
 
@@ -273,10 +273,10 @@ MALFORMED = [
      "extends"),
     ('[template]\nname = "x"',
      "bad.toml: missing [priors] table (one entry per class: Intercept, b, sd, cor, sigma, nu, "
-     "alpha, kappa)"),
+     "alpha, phi, zi, hu)"),
     ('[priors.bb]\ndist = "Normal"\nmu = 0\nsigma = 1',
      "bad.toml: [priors] unknown class 'bb'; did you mean 'b'? valid: Intercept, b, sd, cor, "
-     "sigma, nu, alpha, kappa"),
+     "sigma, nu, alpha, phi, zi, hu"),
     ("[priors.b]\nmu = 0\nsigma = 1",
      "bad.toml: [priors.b] missing 'dist' (e.g. dist = \"Normal\"), or write from = \"bambi\" "
      "to use Bambi's automatic prior"),

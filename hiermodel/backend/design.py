@@ -18,6 +18,7 @@ import pandas as pd
 
 from hiermodel.data import PreparedData
 from hiermodel.errors import BuildError, InternalError
+from hiermodel.families import threshold_names
 from hiermodel.formula.terms import GroupBlock, ModelTerms
 
 log = logging.getLogger("hiermodel")
@@ -87,6 +88,8 @@ class ModelDesign:
     trials: np.ndarray | None = None
     offset: np.ndarray | None = None
     auto_priors: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    # ordinal families: threshold names in order (R's "1|2", "2|3", ...); empty otherwise
+    thresholds: list[str] = field(default_factory=list)
     @property
     def terms(self) -> ModelTerms:
         return self.prepared.terms
@@ -135,9 +138,14 @@ def _full_dummies(
 
 
 def _factor_levels(values: pd.Series) -> tuple[list[str], np.ndarray]:
-    """formulae's coding of one grouping column: (level labels, code per row)."""
-    cat = values if isinstance(values.dtype, pd.CategoricalDtype) else pd.Categorical(values)
-    cat = pd.Categorical(cat)
+    """formulae's coding of one grouping column: (level labels, code per row).
+
+    formulae keeps the category order of an *ordered* Categorical and sorts the values of
+    anything else (an unordered Categorical's own order is ignored)."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.dtype.ordered:
+        cat = pd.Categorical(values)
+    else:
+        cat = pd.Categorical(values, categories=sorted(pd.unique(values).tolist()))
     return [str(c) for c in cat.categories], np.asarray(cat.codes, dtype=np.int64)
 
 
@@ -284,8 +292,8 @@ def bambi_model(prepared: PreparedData, frame: pd.DataFrame | None = None) -> An
             return bmb.Model(
                 terms.bambi_formula,
                 prepared.frame if frame is None else frame,
-                family=family.bambi_name,
-                link=family.link,
+                family=family.bambi_family()[0],
+                link=family.bambi_family()[1],
                 center_predictors=True,
                 dropna=False,
             )
@@ -331,6 +339,8 @@ def build_design(prepared: PreparedData) -> ModelDesign:
         for name, sl in common.slices.items():
             prior = _bambi_prior(component.terms[name].prior) if name in component.terms else None
             if name == "Intercept":
+                if family.ordinal:  # the thresholds take the intercept's place
+                    continue
                 has_intercept = True
                 auto[("Intercept", "", "")] = prior
                 continue
@@ -385,7 +395,16 @@ def build_design(prepared: PreparedData) -> ModelDesign:
         trials=trials,
         offset=offset,
         auto_priors=auto,
+        thresholds=_thresholds(prepared),
     )
+
+
+def _thresholds(prepared: PreparedData) -> list[str]:
+    if not prepared.family.ordinal:
+        return []
+    if prepared.response_levels is None:
+        raise InternalError("ordinal family without response levels from the data stage")
+    return threshold_names(list(prepared.response_levels))
 
 
 __all__ = [

@@ -24,6 +24,7 @@ _PYMC: dict[str, Any] = {
     "LogNormal": pm.LogNormal,
     "Laplace": pm.Laplace,
     "Uniform": pm.Uniform,
+    "Beta": pm.Beta,
     "Flat": pm.Flat,
     "HalfFlat": pm.HalfFlat,
 }

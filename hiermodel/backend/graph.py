@@ -22,9 +22,10 @@ from typing import Any, Literal
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.distributions.transforms import ordered
 
 from hiermodel.backend.design import BlockDesign, ModelDesign
-from hiermodel.backend.distributions import stacked_dist, vector_rv
+from hiermodel.backend.distributions import pymc_class, stacked_dist, vector_rv
 from hiermodel.backend.likelihoods import add_compressed_likelihood, add_likelihood
 from hiermodel.errors import BuildError
 from hiermodel.families import FAMILIES, Cells
@@ -258,6 +259,8 @@ def build_graph(
         if pairs:
             coords[cdim] = pairs
             info.correlated_groups.append(group)
+    if design.thresholds:
+        coords["threshold__term"] = list(design.thresholds)
     n_rows = len(design.y) if cells is None else cells.n_cells
     coords["obs"] = np.arange(n_rows)
 
@@ -288,12 +291,34 @@ def build_graph(
         if design.offset is not None and (cells is None or not family.offset_as_exposure):
             eta = eta + rows(design.offset)
         info.eta = eta
-        aux = {a: vector_rv(a, [priors.get(a)]) for a in family.aux}
+        aux = {a: vector_rv(a, [priors.get(a)]) for a in family.aux if a != "threshold"}
+        if design.thresholds:
+            aux["threshold"] = _thresholds(design, priors)
         if cells is None:
             add_likelihood(family, eta, design.y, aux, design.trials, "obs")
         else:
             add_compressed_likelihood(family, eta, cells, aux)
     return model, info
+
+
+def _thresholds(design: ModelDesign, priors: Any) -> Any:
+    """Ordered thresholds of an ordinal model, each with its (class Intercept) prior.
+
+    Started at the logistic quantiles of the observed category shares, so the sampler begins
+    where the data put them."""
+    chosen = [priors.get("Intercept", name) for name in design.thresholds]
+    if len({(p.dist, tuple(p.kwargs)) for p in chosen}) != 1:
+        raise BuildError("the thresholds' priors must share one distribution family (ordered "
+                         f"thresholds are one vector); got {', '.join(map(str, chosen))}")
+    k = len(design.thresholds) + 1
+    share = np.bincount(design.y.astype(int) - 1, minlength=k)[:-1].cumsum() / len(design.y)
+    share = np.clip(share, 0.02, 0.98)
+    start = np.log(share / (1 - share))
+    start = start + np.arange(k - 1) * 1e-3  # strictly increasing even for empty categories
+    dist, names = chosen[0].dist, tuple(chosen[0].kwargs)
+    kwargs = {n: np.array([p.kwargs[n] for p in chosen], dtype=float) for n in names}
+    return pymc_class(dist)("threshold", dims="threshold__term", transform=ordered,
+                            initval=start, **kwargs)
 
 
 def _group_effects(

@@ -81,8 +81,44 @@ def _gamma(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
 def _beta(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
           trials: np.ndarray | None, dims: str) -> Any:
     mu = inverse_link(family.link, eta)
-    return pm.Beta("y", alpha=mu * aux["kappa"], beta=(1 - mu) * aux["kappa"], observed=y,
+    return pm.Beta("y", alpha=mu * aux["phi"], beta=(1 - mu) * aux["phi"], observed=y,
                    dims=dims)
+
+
+def _lognormal(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+               trials: np.ndarray | None, dims: str) -> Any:
+    return pm.LogNormal("y", mu=eta, sigma=aux["sigma"], observed=y, dims=dims)
+
+
+def _zero_inflated(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+                   trials: np.ndarray | None, dims: str) -> Any:
+    """PyMC's psi is the probability of the count part: psi = 1 - zi."""
+    mu = pt.exp(eta)
+    if "alpha" in aux:
+        return pm.ZeroInflatedNegativeBinomial("y", psi=1 - aux["zi"], mu=mu, alpha=aux["alpha"],
+                                               observed=y, dims=dims)
+    return pm.ZeroInflatedPoisson("y", psi=1 - aux["zi"], mu=mu, observed=y, dims=dims)
+
+
+def _hurdle(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+            trials: np.ndarray | None, dims: str) -> Any:
+    """PyMC's psi is the probability of a positive count: psi = 1 - hu."""
+    mu = pt.exp(eta)
+    if "alpha" in aux:
+        return pm.HurdleNegativeBinomial("y", psi=1 - aux["hu"], mu=mu, alpha=aux["alpha"],
+                                         observed=y, dims=dims)
+    return pm.HurdlePoisson("y", psi=1 - aux["hu"], mu=mu, observed=y, dims=dims)
+
+
+def _cumulative(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+                trials: np.ndarray | None, dims: str) -> Any:
+    """Categories coded 1..K by the data stage; PyMC's ordered likelihoods count from 0."""
+    codes = np.asarray(y, dtype="int64") - 1
+    if family.link == "logit":
+        return pm.OrderedLogistic("y", eta=eta, cutpoints=aux["threshold"], observed=codes,
+                                  dims=dims, compute_p=False)
+    return pm.OrderedProbit("y", eta=eta, cutpoints=aux["threshold"], sigma=1.0,
+                            observed=codes, dims=dims, compute_p=False)
 
 
 def _gaussian_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]) -> None:
@@ -115,10 +151,17 @@ OBSERVED: dict[str, Observed] = {
     "negativebinomial": _negativebinomial,
     "gamma": _gamma,
     "beta": _beta,
+    "lognormal": _lognormal,
+    "zero_inflated_poisson": _zero_inflated,
+    "zero_inflated_negativebinomial": _zero_inflated,
+    "hurdle_poisson": _hurdle,
+    "hurdle_negativebinomial": _hurdle,
+    "cumulative": _cumulative,
 }
 
 COMPRESSED: dict[str, Compressed] = {
     "gaussian": _gaussian_cells,
+    "lognormal": _gaussian_cells,  # cells hold mean log(y); the Jacobian is in the constant
     "bernoulli": _binomial_cells,
     "binomial": _binomial_cells,
     "poisson": _poisson_cells,

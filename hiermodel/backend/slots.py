@@ -34,8 +34,8 @@ def model_stats(design: ModelDesign) -> dict[str, float]:
     family/link the linear predictor lives on the link scale, so ``sd_y = mad_y = 1`` and
     ``mean_y = 0`` (rstanarm's convention).
     """
-    y = design.y
     fam = design.family
+    y = fam.prior_response(design.y)
     if fam.identity_gaussian:
         sd_y = float(np.std(y, ddof=1)) if y.size > 1 else 1.0
         mad = float(np.median(np.abs(y - np.median(y))) * 1.4826)
@@ -82,7 +82,11 @@ def prior_slots(design: ModelDesign) -> list[Any]:
 
             slots.append(Slot("cor", "", block.group, stats={"dim": float(block.k)},
                               auto=Prior("LKJ", (("eta", 1.0),))))
+    for name in design.thresholds:  # ordinal: one Intercept slot per threshold, as brms
+        slots.append(Slot("Intercept", name, "", stats={}, auto=None))
     for aux in design.family.aux:
+        if aux == "threshold":
+            continue
         slots.append(Slot(aux, "", "", stats={}, auto=_prior_from_bambi(auto.get((aux, "", "")))))
     return slots
 

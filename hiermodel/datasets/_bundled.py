@@ -14,7 +14,8 @@ _DATA_PACKAGE = "hiermodel.datasets"
 _DATA_DIR = "data"
 
 
-def _read_packaged_csv(filename: str, dtype: dict[str, str] | None = None) -> pd.DataFrame:
+def _read_packaged_csv(filename: str, dtype: dict[str, str] | type[str] | None = None
+                       ) -> pd.DataFrame:
     """Read ``data/<filename>`` from the installed package."""
     resource = resources.files(_DATA_PACKAGE).joinpath(_DATA_DIR).joinpath(filename)
     with resource.open("rb") as fh:
@@ -73,4 +74,70 @@ def radon() -> pd.DataFrame:
     )
     counties = df["county"].astype(str)
     df["county"] = pd.Categorical(counties, categories=sorted(pd.unique(counties)))
+    return df
+
+
+def owls() -> pd.DataFrame:
+    """Begging of barn owl nestlings (Roulin & Bersier 2007; glmmTMB's ``Owls``).
+
+    599 visits of a parent to 27 nests.
+
+    Columns
+    -------
+    Nest : category
+        Nest name (27 levels, sorted).
+    FoodTreatment : category
+        ``Deprived`` or ``Satiated`` (R's alphabetical level order).
+    SexParent : category
+        ``Female`` or ``Male``.
+    ArrivalTime : float64
+        Time the parent arrived (hours; 21.7-29.3).
+    SiblingNegotiation : int64
+        Calls of the nestlings in the 30 s before arrival (a count with many zeros).
+    BroodSize : int64
+        Nestlings in the nest (the exposure: ``offset(log(BroodSize))``).
+
+    glmmTMB references (ML): ``SiblingNegotiation ~ FoodTreatment + SexParent +
+    offset(log(BroodSize)) + (1|Nest)``, nbinom2: (Intercept) 0.6627, FoodTreatmentSatiated
+    -0.6732, SexParentMale 0.0490, Nest SD 0.35124, theta 0.8406; zero-inflated Poisson with
+    ``ziformula = ~1``: 0.8461, -0.2077, -0.0417, Nest SD 0.35269, zi (Intercept) -1.0526 (logit).
+    """
+    df = _read_packaged_csv("owls.csv", dtype={"Nest": "str", "FoodTreatment": "str",
+                                               "SexParent": "str", "ArrivalTime": "float64",
+                                               "SiblingNegotiation": "int64",
+                                               "BroodSize": "int64"})
+    for column in ("Nest", "FoodTreatment", "SexParent"):
+        df[column] = pd.Categorical(df[column], categories=sorted(df[column].unique()))
+    return df
+
+
+def soup() -> pd.DataFrame:
+    """A soup discrimination test (Christensen; R package ordinal's ``soup``).
+
+    1,847 ratings by 185 respondents of reference and test soups.
+
+    Columns
+    -------
+    RESP : category
+        Respondent (185 levels).
+    PROD : category
+        ``Ref`` or ``Test``.
+    SURENESS : ordered category
+        How sure the respondent was that the sample was the reference, ``1`` < ... < ``6``.
+    PRODID, DAY, SOUPTYPE, SOUPFREQ, COLD, EASY, GENDER, AGEGROUP, LOCATION : category
+        Product id and respondent/session descriptors.
+
+    ordinal::clmm reference: ``SURENESS ~ PROD + (1|RESP)``, cumulative logit: PRODTest 1.2055,
+    RESP SD 0.55816, thresholds 1|2 -1.4768, 2|3 -0.4547, 3|4 -0.1174, 4|5 0.1474,
+    5|6 0.8519.
+    """
+    df = _read_packaged_csv("soup.csv", dtype=str)
+    for column in df.columns:
+        if column == "SURENESS":
+            df[column] = pd.Categorical(df[column], categories=[str(i) for i in range(1, 7)],
+                                        ordered=True)
+        else:
+            levels = sorted(df[column].unique(), key=lambda v: (len(v), v)
+                            if column in ("RESP", "PRODID", "DAY", "EASY") else (0, v))
+            df[column] = pd.Categorical(df[column], categories=levels)
     return df

@@ -12,12 +12,21 @@ import numpy as np
 from hiermodel.errors import FamilyError, did_you_mean
 from hiermodel.families.base import Family
 from hiermodel.families.cells import Cells, cell_keys
-from hiermodel.families.continuous import Beta, Gamma, Gaussian, StudentT
+from hiermodel.families.continuous import Beta, Gamma, Gaussian, Lognormal, StudentT
+from hiermodel.families.counts import (
+    HurdleNegativeBinomial,
+    HurdlePoisson,
+    ZeroInflatedNegativeBinomial,
+    ZeroInflatedPoisson,
+)
 from hiermodel.families.discrete import Bernoulli, Binomial, NegativeBinomial, Poisson
+from hiermodel.families.ordinal import Cumulative, threshold_names
 
 FAMILIES: dict[str, type[Family]] = {
     cls.name: cls
-    for cls in (Gaussian, StudentT, Bernoulli, Binomial, Poisson, NegativeBinomial, Gamma, Beta)
+    for cls in (Gaussian, StudentT, Lognormal, Bernoulli, Binomial, Poisson, NegativeBinomial,
+                ZeroInflatedPoisson, ZeroInflatedNegativeBinomial, HurdlePoisson,
+                HurdleNegativeBinomial, Gamma, Beta, Cumulative)
 }
 
 # Every accepted spelling (lower-cased) -> canonical name.
@@ -65,4 +74,4 @@ def check_response(
 
 
 __all__ = ["ALIASES", "FAMILIES", "Cells", "Family", "cell_keys", "check_response",
-           "get_family"]
+           "get_family", "threshold_names"]

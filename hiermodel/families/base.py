@@ -43,11 +43,24 @@ class Family(ABC):
     compress_links: ClassVar[tuple[str, ...]] = ()
     # True when the offset is summed into an exposure instead of splitting cells (poisson)
     offset_as_exposure: ClassVar[bool] = False
+    # True for ordinal families: ordered thresholds instead of an intercept, response coded
+    # 1..K by the data stage
+    ordinal: ClassVar[bool] = False
 
     @property
     def identity_gaussian(self) -> bool:
-        """True for the families whose response-scale priors scale with sd(y)."""
-        return self.name in ("gaussian", "t") and self.link == "identity"
+        """True for the families whose response-scale priors scale with sd(y) (of
+        :meth:`prior_response`)."""
+        return self.name in ("gaussian", "t", "lognormal") and self.link == "identity"
+
+    def prior_response(self, y: np.ndarray) -> np.ndarray:
+        """The response on the scale the linear predictor models (for data-scaled priors):
+        ``y`` itself, ``log(y)`` for lognormal."""
+        return y
+
+    def bambi_family(self) -> tuple[str, str]:
+        """Bambi's (family, link) used for the design matrices and its automatic priors."""
+        return self.bambi_name, self.link
 
     def __str__(self) -> str:
         return f"{self.r_name} ( {self.link} )"
@@ -68,8 +81,9 @@ class Family(ABC):
             )
 
     # -- densities and simulation -------------------------------------------------------------
-    def mean(self, eta: np.ndarray) -> np.ndarray:
-        """The expected response for linear predictor ``eta``."""
+    def mean(self, eta: np.ndarray, aux: Aux | None = None) -> np.ndarray:
+        """The expected response for linear predictor ``eta`` and auxiliary draws ``aux``
+        (families whose mean does not depend on them ignore ``aux``)."""
         return inverse_link(self.link, eta)
 
     @abstractmethod

@@ -15,7 +15,7 @@ class Gaussian(Family):
     name = "gaussian"
     r_name = "gaussian"
     bambi_name = "gaussian"
-    links = ("identity", "log", "inverse")
+    links: ClassVar[tuple[str, ...]] = ("identity", "log", "inverse")
     aux: ClassVar[tuple[str, ...]] = ("sigma",)
     aliases: ClassVar[tuple[str, ...]] = ("normal",)
     compress_links: ClassVar[tuple[str, ...]] = ("identity",)
@@ -44,6 +44,49 @@ class Gaussian(Family):
         note = "sigma^2" + ("" if self.link == "identity"
                             else f" (on the {self.link} scale: approximate)")
         return np.ravel(aux["sigma"]) ** 2, note
+
+
+class Lognormal(Gaussian):
+    """log(y) ~ Normal(eta, sigma) (brms ``lognormal``): eta and sigma are on the log scale,
+    ``E[y] = exp(eta + sigma^2 / 2)``. Compresses exactly like the gaussian on log(y), with
+    the Jacobian ``-sum(log y)`` in the constant."""
+
+    name = "lognormal"
+    r_name = "lognormal"
+    bambi_name = "gaussian"
+    links: ClassVar[tuple[str, ...]] = ("identity",)
+    aliases = ("log_normal",)
+
+    def check_response(self, y: np.ndarray, label: str, trials: np.ndarray | None = None) -> None:
+        self._reject(y, y <= 0, label, "a strictly positive response",
+                     "use 'gaussian' for responses that can be zero or negative")
+
+    def prior_response(self, y: np.ndarray) -> np.ndarray:
+        return np.log(y)
+
+    def mean(self, eta: np.ndarray, aux: Aux | None = None) -> np.ndarray:
+        if aux is None:
+            return np.exp(eta)  # the median
+        return np.exp(eta + np.asarray(aux["sigma"]) ** 2 / 2)
+
+    def logpdf(self, y: np.ndarray, eta: np.ndarray, aux: Aux,
+               trials: np.ndarray | None = None) -> np.ndarray:
+        log_y = np.log(y)
+        return stats.norm.logpdf(log_y, eta, aux["sigma"]) - log_y
+
+    def simulate(self, rng: np.random.Generator, eta: np.ndarray, aux: Aux,
+                 trials: np.ndarray | None = None) -> np.ndarray:
+        return np.exp(rng.normal(eta, aux["sigma"]))
+
+    def cell_statistics(self, rows: np.ndarray, inverse: np.ndarray, y: np.ndarray,
+                        trials: np.ndarray | None, offset: np.ndarray | None) -> Cells:
+        log_y = np.log(y)
+        cells = super().cell_statistics(rows, inverse, log_y, trials, offset)
+        cells.constant -= float(log_y.sum())
+        return cells
+
+    def latent_variance(self, aux: Aux, y_mean: float) -> tuple[np.ndarray | float, str]:
+        return np.ravel(aux["sigma"]) ** 2, "sigma^2 (log scale)"
 
 
 class StudentT(Gaussian):
@@ -96,13 +139,13 @@ class Gamma(Family):
 
 
 class Beta(Family):
-    """Beta with mean mu and precision kappa (shapes mu kappa, (1 - mu) kappa)."""
+    """Beta with mean mu and precision phi (shapes mu phi, (1 - mu) phi)."""
 
     name = "beta"
     r_name = "Beta"
     bambi_name = "beta"
     links = ("logit", "probit", "cloglog")
-    aux = ("kappa",)
+    aux = ("phi",)
 
     def check_response(self, y: np.ndarray, label: str, trials: np.ndarray | None = None) -> None:
         self._reject(y, (y <= 0) | (y >= 1), label, "a response strictly between 0 and 1",
@@ -110,17 +153,17 @@ class Beta(Family):
 
     def logpdf(self, y: np.ndarray, eta: np.ndarray, aux: Aux,
                trials: np.ndarray | None = None) -> np.ndarray:
-        mu, kappa = self.mean(eta), aux["kappa"]
-        return stats.beta.logpdf(y, mu * kappa, (1 - mu) * kappa)
+        mu, phi = self.mean(eta), aux["phi"]
+        return stats.beta.logpdf(y, mu * phi, (1 - mu) * phi)
 
     def simulate(self, rng: np.random.Generator, eta: np.ndarray, aux: Aux,
                  trials: np.ndarray | None = None) -> np.ndarray:
-        mu, kappa = self.mean(eta), aux["kappa"]
-        return rng.beta(mu * kappa, (1 - mu) * kappa)
+        mu, phi = self.mean(eta), aux["phi"]
+        return rng.beta(mu * phi, (1 - mu) * phi)
 
     def latent_variance(self, aux: Aux, y_mean: float) -> tuple[np.ndarray | float, str]:
         value, text = link_scale_variance(self.link) or (float("nan"), "")
         return value, text + " (latent-variable scale; beta: approximate)"
 
 
-__all__ = ["Beta", "Gamma", "Gaussian", "StudentT"]
+__all__ = ["Beta", "Gamma", "Gaussian", "Lognormal", "StudentT"]

@@ -61,10 +61,17 @@ class Fit:
 
     # -- lme4 accessors -----------------------------------------------------------------------
     def fixef(self, prob: float = 0.95) -> pd.DataFrame:
-        """Population-level effects, one row per term, lme4 names (``(Intercept)``, ``Days``)."""
+        """Population-level effects, one row per term, lme4 names (``(Intercept)``, ``Days``).
+
+        Ordinal (cumulative) models list their thresholds first, with R's names ``1|2``,
+        ``2|3``, ... (as ``coef()`` of an ``ordinal::clmm`` fit), then the coefficients.
+        """
         design = self.model.design
         names: list[str] = []
         parts: list[np.ndarray] = []
+        if design.thresholds:
+            names.extend(design.thresholds)
+            parts.append(self._flat("threshold"))
         if design.has_intercept:
             names.append("(Intercept)")
             parts.append(self._flat("Intercept"))
@@ -75,6 +82,27 @@ class Fit:
             return pd.DataFrame(columns=["term"])
         stats = summarize(np.concatenate(parts, axis=2), prob)
         return with_labels({"term": names}, stats).set_index("term")
+
+    def thresholds(self, prob: float = 0.95) -> pd.DataFrame:
+        """The ordered thresholds of an ordinal model (rows ``1|2``, ``2|3``, ...; columns as
+        :meth:`fixef`), on the scale of the linear predictor."""
+        names = self.model.design.thresholds
+        if not names:
+            raise DataError(f"family '{self.family.name}' has no thresholds; thresholds() "
+                            "is for ordinal families (family='cumulative')")
+        stats = summarize(self._flat("threshold"), prob)
+        return with_labels({"term": names}, stats).set_index("term")
+
+    def auxiliary(self, prob: float = 0.95) -> pd.DataFrame:
+        """The family-specific parameters (brms's "Family Specific Parameters"): ``sigma``,
+        ``nu``, ``alpha`` (NB2 shape = glmmTMB's theta = brms's shape; gamma shape), ``phi``
+        (beta precision), ``zi``, ``hu``. Rows named by parameter, columns as :meth:`fixef`;
+        empty for families without one (thresholds are in :meth:`thresholds`)."""
+        names = [a for a in self.family.aux if a != "threshold"]
+        if not names:
+            return pd.DataFrame(columns=["parameter"]).set_index("parameter")
+        stats = summarize(np.concatenate([self._flat(a) for a in names], axis=2), prob)
+        return with_labels({"parameter": names}, stats).set_index("parameter")
 
     def varcorr(self, prob: float = 0.95) -> pd.DataFrame:
         """Like R's ``as.data.frame(VarCorr(m))``: grp, var1, var2 and posterior summaries.

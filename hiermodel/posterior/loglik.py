@@ -42,8 +42,13 @@ def chunk_rows(draws: int, chunk: int | None = DEFAULT_CHUNK) -> int:
 
 def auxiliary_draws(fit: Fit) -> dict[str, np.ndarray]:
     """The family's auxiliary parameters (sigma, alpha, ...) as (draws, 1) arrays, the shape
-    :class:`~hiermodel.families.Family` methods broadcast against (draws, rows)."""
-    return {a: fit.draws(a).reshape(-1)[:, None] for a in fit.model.family.aux}
+    :class:`~hiermodel.families.Family` methods broadcast against (draws, rows); vector
+    parameters (an ordinal model's thresholds) as (draws, size)."""
+    out = {}
+    for a in fit.model.family.aux:
+        d = fit.draws(a)
+        out[a] = d.reshape(d.shape[0] * d.shape[1], -1)
+    return out
 
 
 def loglik_rows(fit: Fit, rows: np.ndarray) -> np.ndarray:

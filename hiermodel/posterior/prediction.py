@@ -190,7 +190,10 @@ def predict(fit: Fit, newdata: pd.DataFrame | None = None, re_form: Any = None,
     """Predictions on the link scale, of the mean, or of new responses.
 
     Returns a DataFrame of summaries per row (``summary=True``) or the draws (draws, rows).
-    For binomial models ``kind="mean"`` is the success probability, as in lme4.
+    For binomial models ``kind="mean"`` is the success probability, as in lme4; for
+    zero-inflated and hurdle models it includes the zeros (brms's ``posterior_epred``); for
+    ordinal models it is the expected category number 1..K and ``kind="response"`` draws
+    category numbers.
     """
     if kind not in KINDS:
         raise DataError(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
@@ -199,7 +202,7 @@ def predict(fit: Fit, newdata: pd.DataFrame | None = None, re_form: Any = None,
     if kind == "link":
         out = eta
     elif kind == "mean":
-        out = fam.mean(eta)
+        out = fam.mean(eta, auxiliary_draws(fit))
     else:
         out = fam.simulate(np.random.default_rng(seed), eta, auxiliary_draws(fit),
                            _trials(fit, newdata))

@@ -65,6 +65,23 @@ def _table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _effects_table(fe: pd.DataFrame, prob: float) -> str:
+    """fixef-like rows (estimate, error, interval, R-hat, ESS) as brms prints them."""
+    if fe.empty:
+        return " (none)"
+    pct = round(prob * 100)
+    df = pd.DataFrame({
+        "": fe.index,
+        "Estimate": [_fmt(v) for v in fe["mean"]],
+        "Est.Error": [_fmt(v) for v in fe["sd"]],
+        f"l-{pct}%": [_fmt(v) for v in fe["hdi_low"]],
+        f"u-{pct}%": [_fmt(v) for v in fe["hdi_high"]],
+        "Rhat": [_fmt(v) for v in fe["r_hat"]],
+        "Bulk_ESS": [f"{v:.0f}" if np.isfinite(v) else "" for v in fe["ess_bulk"]],
+    })
+    return _table(df)
+
+
 class Summary:
     """What ``print(fit.summary())`` shows: lme4's layout with posterior intervals."""
 
@@ -103,22 +120,6 @@ class Summary:
                                          "Corr"])
         return _table(df)
 
-    def _fixed_effects(self) -> str:
-        fe = self.fixef
-        if fe.empty:
-            return " (none)"
-        pct = round(self.prob * 100)
-        df = pd.DataFrame({
-            "": fe.index,
-            "Estimate": [_fmt(v) for v in fe["mean"]],
-            "Est.Error": [_fmt(v) for v in fe["sd"]],
-            f"l-{pct}%": [_fmt(v) for v in fe["hdi_low"]],
-            f"u-{pct}%": [_fmt(v) for v in fe["hdi_high"]],
-            "Rhat": [_fmt(v) for v in fe["r_hat"]],
-            "Bulk_ESS": [f"{v:.0f}" if np.isfinite(v) else "" for v in fe["ess_bulk"]],
-        })
-        return _table(df)
-
     def __str__(self) -> str:
         fit = self.fit
         model = fit.model
@@ -133,7 +134,9 @@ class Summary:
             f" Formula: {model.formula}",
             f"  Family: {fam.r_name} ( {fam.link} )",
         ]
-        if prepared.response_levels:
+        if prepared.response_levels and fam.ordinal:
+            lines.append("Response: ordered levels " + " < ".join(prepared.response_levels))
+        elif prepared.response_levels:
             fail, succ = prepared.response_levels
             lines.append(f"Response: '{succ}' = success (1), '{fail}' = failure (0)")
         dropped = f" ({prepared.n_dropped} rows with missing values dropped)" \
@@ -155,7 +158,16 @@ class Summary:
             )
             lines.append(f"Number of obs: {prepared.n}, groups:  {groups}")
             lines.append("")
-        lines += ["Fixed effects:", self._fixed_effects(), ""]
+        thresholds = list(model.design.thresholds)
+        fixed = self.fixef.drop(index=thresholds)
+        lines += ["Fixed effects:", _effects_table(fixed, self.prob), ""]
+        if thresholds:
+            lines += ["Threshold coefficients:",
+                      _effects_table(self.fixef.loc[thresholds], self.prob), ""]
+        # sigma is the Residual row of the random effects, as lme4 prints it
+        aux = fit.auxiliary(self.prob).drop(index="sigma", errors="ignore")
+        if len(aux):
+            lines += ["Family-specific parameters:", _effects_table(aux, self.prob), ""]
         info = model.info
         notes = []
         for g, choice in info.parametrization.items():

@@ -6,7 +6,7 @@ build stage turns it into a PyMC random variable. Prior strings are accepted in 
 arguments (``normal(0, 5)``, ``student_t(3, 0, 2.5)``, ``half_cauchy(1)``, ``lkj(2)``).
 
 This module also knows which parameter *classes* exist (``Intercept``, ``b``, ``sd``, ``cor``,
-``sigma``, ``nu``, ``alpha``, ``kappa``) and which distributions each class may use.
+``sigma``, ``nu``, ``alpha``, ``phi``) and which distributions each class may use.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class DistSpec:
     name: str
     params: tuple[str, ...]  # PyMC names, canonical = positional order (also brms/Stan order)
     positive: frozenset[str]  # parameters that must be > 0
-    support: str  # "real", "positive", "interval" (Uniform) or "corr" (LKJ)
+    support: str  # "real", "positive", "unit" (Beta), "interval" (Uniform) or "corr" (LKJ)
     aliases: tuple[str, ...] = ()  # extra spellings (matched case- and underscore-insensitively)
 
     def signature(self) -> str:
@@ -51,6 +51,7 @@ _SPECS = (
              ("inv_gamma",)),
     DistSpec("LogNormal", ("mu", "sigma"), frozenset({"sigma"}), "positive"),
     DistSpec("HalfFlat", (), frozenset(), "positive"),
+    DistSpec("Beta", ("alpha", "beta"), frozenset({"alpha", "beta"}), "unit"),
     DistSpec("Uniform", ("lower", "upper"), frozenset(), "interval"),
     DistSpec("LKJ", ("eta",), frozenset({"eta"}), "corr", ("lkj_corr", "lkj_corr_cholesky")),
 )
@@ -278,9 +279,10 @@ def parse_prior(text: str | Prior) -> Prior:
 
 # --- parameter classes ------------------------------------------------------------------------
 
-CLASSES: tuple[str, ...] = ("Intercept", "b", "sd", "cor", "sigma", "nu", "alpha", "kappa")
+CLASSES: tuple[str, ...] = ("Intercept", "b", "sd", "cor", "sigma", "nu", "alpha", "phi",
+                            "zi", "hu")
 
-CLASS_ALIASES: dict[str, str] = {"shape": "alpha", "phi": "kappa", "L": "cor"}
+CLASS_ALIASES: dict[str, str] = {"shape": "alpha", "kappa": "phi", "L": "cor"}
 
 CLASS_DESCRIPTIONS: dict[str, str] = {
     "Intercept": "the intercept",
@@ -290,13 +292,15 @@ CLASS_DESCRIPTIONS: dict[str, str] = {
     "sigma": "the residual standard deviation",
     "nu": "the Student-t degrees of freedom",
     "alpha": "the negative-binomial/gamma shape",
-    "kappa": "the beta precision",
+    "phi": "the beta precision",
+    "zi": "the zero-inflation probability",
+    "hu": "the hurdle (zero) probability",
 }
 
 CLASS_SUPPORT: dict[str, str] = {
     "Intercept": "real", "b": "real", "cor": "corr",
     "sd": "positive", "sigma": "positive", "nu": "positive", "alpha": "positive",
-    "kappa": "positive",
+    "phi": "positive", "zi": "unit", "hu": "unit",
 }
 
 _REAL = [s.name for s in _SPECS if s.support == "real"]
@@ -315,7 +319,7 @@ def canonical_class(cls: str, where: str = "") -> str:
     hint = did_you_mean(str(cls), CLASSES) or ";"
     raise PriorError(
         f"{_pre(where)}unknown parameter class '{cls}'{hint} valid: {', '.join(CLASSES)} "
-        f"(brms names shape, phi also work)"
+        f"(brms name shape and kappa also work)"
     )
 
 
@@ -326,7 +330,9 @@ def support_ok(prior: Prior, cls: str) -> bool:
     if have is None:
         return True
     if have == "interval":
-        return need == "real" or (need == "positive" and prior.kwargs.get("lower", -1.0) >= 0)
+        lower, upper = prior.kwargs.get("lower", -1.0), prior.kwargs.get("upper", 2.0)
+        return (need == "real" or (need == "positive" and lower >= 0)
+                or (need == "unit" and lower >= 0 and upper <= 1))
     return have == need
 
 
@@ -335,7 +341,7 @@ def dist_support_ok(dist: str, cls: str) -> bool:
     spec = DISTRIBUTIONS[dist]
     need = CLASS_SUPPORT[cls]
     if spec.support == "interval":
-        return need in ("real", "positive")
+        return need in ("real", "positive", "unit")
     return spec.support == need
 
 
@@ -345,6 +351,8 @@ def _suggest(dist: str, params: Mapping[str, str], cls: str) -> str | None:
     p = params
     if need == "corr":
         return "LKJ(eta=2)"
+    if need == "unit":
+        return "Beta(alpha=1, beta=1)"
     if need == "positive":
         halves: dict[str, tuple[str, tuple[str, ...]]] = {
             "Normal": ("HalfNormal", ("sigma",)),
@@ -386,6 +394,9 @@ def support_error(dist: str, params: Mapping[str, str], cls: str, where: str) ->
         why = "which must be positive"
         others = ("another positive distribution: " + ", ".join(_POSITIVE)
                   + ", Uniform with lower >= 0")
+    elif need == "unit":
+        why = "a probability between 0 and 1"
+        others = "Uniform(lower=0, upper=1)"
     else:
         why = "which can be any real number"
         others = "another real-line distribution: " + ", ".join(_REAL) + " (or a bounded Uniform)"

@@ -125,7 +125,7 @@ def set_prior(
 term='Days', group='')
 
     ``term=""`` means every term of the class, ``group=""`` every grouping factor. brms's class
-    names ``shape`` (-> ``alpha``) and ``phi`` (-> ``kappa``) are accepted.
+    names ``shape`` (-> ``alpha``) and ``kappa`` (-> ``phi``) are accepted.
     """
     return PriorOverride(parse_prior(prior), class_, term, group)
 

@@ -63,7 +63,9 @@ SLOT_STATS: dict[str, tuple[str, ...]] = {
     "sigma": (),
     "nu": (),
     "alpha": (),
-    "kappa": (),
+    "phi": (),
+    "zi": (),
+    "hu": (),
 }
 
 _RESERVED = set(MODEL_STATS) | {n for names in SLOT_STATS.values() for n in names} | set(FUNCTIONS)

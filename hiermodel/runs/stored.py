@@ -13,7 +13,6 @@ import pandas as pd
 from hiermodel.errors import HiermodelError, RunError
 from hiermodel.posterior.fitted import Fit
 from hiermodel.runs.store import (
-    MANIFEST,
     PROB,
     REQUIRED_FILES,
     data_hash,
@@ -174,6 +173,14 @@ class RunFit:
         return self.fit.summary(prob)
 
     # -- everything that needs the posterior ------------------------------------------------------
+    def thresholds(self, prob: float = PROB) -> pd.DataFrame:
+        """The thresholds of an ordinal model (see :meth:`Fit.thresholds`)."""
+        return self.fit.thresholds(prob)
+
+    def auxiliary(self, prob: float = PROB) -> pd.DataFrame:
+        """The family-specific parameters (see :meth:`Fit.auxiliary`)."""
+        return self.fit.auxiliary(prob)
+
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of variable ``name`` as (chain, draw, ...)."""
         return self.fit.draws(name)
