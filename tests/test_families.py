@@ -194,3 +194,64 @@ def test_registry_resolves_every_alias_to_one_class() -> None:
     assert str(hm.get_family("binomial", "probit")) == "binomial ( probit )"
     with pytest.raises(hm.FamilyError, match="link 'log' is not available for family 'beta'"):
         hm.get_family("beta", "log")
+
+
+# -- the new families' plumbing, on fixed posteriors (no MCMC) ---------------------------------
+
+@pytest.mark.builds
+def test_zero_inflated_mean_prediction_and_auxiliary_table(toy: pd.DataFrame) -> None:
+    model = hm.model("zeros ~ x + (1|g)", toy, family="zero_inflated_poisson")
+    fit = _random_fit(model, seed=2)
+    eta = fit.predict(kind="link", summary=False)
+    zi = fit.draws("zi").reshape(-1, 1)
+    np.testing.assert_allclose(fit.predict(kind="mean", summary=False), (1 - zi) * np.exp(eta))
+    table = fit.auxiliary()
+    assert list(table.index) == ["zi"]
+    assert table.loc["zi", "mean"] == pytest.approx(float(zi.mean()))
+
+
+@pytest.mark.builds
+def test_cumulative_thresholds_predictions_and_prior_predictive(toy: pd.DataFrame) -> None:
+    model = hm.model("rating ~ x + (1|g)", toy, family="cumulative")
+    assert not model.design.has_intercept and model.design.thresholds == ["1|2", "2|3", "3|4"]
+    assert [r.term for r in model.prior_table.rows if r.cls == "Intercept"] == ["1|2", "2|3",
+                                                                                "3|4"]
+    fit = _random_fit(model, seed=4)
+    theta = fit.draws("threshold").reshape(N_POINTS, 3)
+    assert np.all(np.diff(theta, axis=1) > 0)  # ordered at every point
+    assert list(fit.fixef().index) == ["1|2", "2|3", "3|4", "x"]
+    pd.testing.assert_frame_equal(fit.thresholds(), fit.fixef().iloc[:3])
+    eta = fit.predict(kind="link", summary=False)
+    # E[y] = sum_k k P(y = k) = 1 + sum_j P(y > j) with P(y > j) = 1 - logistic(theta_j - eta)
+    expected = 1 + (1 - 1 / (1 + np.exp(-(theta[:, None, :] - eta[..., None])))).sum(-1)
+    np.testing.assert_allclose(fit.predict(kind="mean", summary=False), expected)
+    sim = fit.predict(kind="response", summary=False, seed=1)
+    assert set(np.unique(sim)) <= {1.0, 2.0, 3.0, 4.0}
+    prior = model.prior_predictive(draws=40, seed=1)
+    assert set(np.unique(prior.y_draws)) <= {1, 2, 3, 4}  # categories 1..K, as the data
+
+
+@pytest.mark.builds
+def test_ordinal_response_errors(toy: pd.DataFrame) -> None:
+    one = toy.assign(rating=3)
+    with pytest.raises(hm.FamilyError, match=r"at least two observed levels, but 'rating' has "
+                                             r"1 \(\['3'\]\)"):
+        hm.model("rating ~ x", one, family="cumulative")
+    unordered = toy.assign(rating=pd.Categorical(toy.rating.astype(str)))
+    with pytest.raises(hm.FamilyError, match="unordered Categorical; make it ordered"):
+        hm.model("rating ~ x", unordered, family="cumulative")
+    with pytest.raises(hm.FamilyError, match=r"needs an ordered response .* dtype object"):
+        hm.model("answer ~ x", toy, family="cumulative")
+    with pytest.raises(hm.FamilyError, match="must keep its intercept: remove '0 \\+'"):
+        hm.model("rating ~ 0 + x", toy, family="cumulative")
+    fit = _random_fit(hm.model("y ~ x + (1|g)", toy), seed=1)
+    with pytest.raises(hm.DataError, match="family 'gaussian' has no thresholds; thresholds"):
+        fit.thresholds()
+
+
+def test_zero_probability_priors_need_the_unit_interval(toy: pd.DataFrame) -> None:
+    with pytest.raises(hm.PriorError, match=r"class 'zi' \(the zero-inflation probability, a "
+                                            r"probability between 0 and 1\); use "
+                                            r"Beta\(alpha=1, beta=1\)"):
+        hm.model("zeros ~ x", toy, family="zero_inflated_poisson",
+                 priors=[hm.set_prior("normal(0, 1)", "zi")])

@@ -166,7 +166,10 @@ def prior_predictive(model: Model, draws: int = 500, seed: int | None = None) ->
     graph, _ = build_graph(model.design, model.prior_table, options)
     with graph, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*BLAS.*")
-        return pm.sample_prior_predictive(draws=draws, random_seed=seed)
+        idata = pm.sample_prior_predictive(draws=draws, random_seed=seed)
+    if model.design.family.ordinal:  # PyMC's ordered likelihoods count categories from 0
+        idata.prior_predictive["y"] = idata.prior_predictive["y"] + 1
+    return idata
 
 
 def prior_draws(pymc_model: Any, name: str, draws: int, seed: int | None) -> np.ndarray:
