@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from hiermodel.errors import (
     SpecError,
 )
 from hiermodel.families import Family, get_family
-from hiermodel.models import Model, default_priors, model
+from hiermodel.models import Model, check_keywords, default_priors, model
 from hiermodel.priors import PriorSpec, set_prior
 from hiermodel.spec import Spec, load_spec
 
@@ -61,7 +62,7 @@ def translate(formula: str, data: pd.DataFrame | None = None) -> ModelTerms:
 
 
 def fit(
-    formula: str,
+    formula: str | Sequence[str],
     data: pd.DataFrame,
     family: str | Family = "gaussian",
     link: str | None = None,
@@ -78,6 +79,7 @@ def fit(
     parametrization: str | dict[str, str] = "auto",
     compress: bool | str = "auto",
     progressbar: bool = False,
+    **aux: str | None,
 ) -> Fit:
     """Fit an lme4-style formula and return a :class:`~hiermodel.posterior.fitted.Fit`.
 
@@ -85,16 +87,23 @@ def fit(
     ``priors`` a template name, a template file, a :class:`PriorSpec` or a list of
     :func:`set_prior` overrides; ``backend`` one of ``pymc``, ``nutpie``, ``numpyro``,
     ``blackjax``.
+
+    Distributional sub-models: a keyword named after an auxiliary parameter gives it its own
+    one-sided formula, with population- and group-level terms (``sigma="~ Days"``,
+    ``zi="~ mined"``; links log for sigma, alpha, phi, nu and logit for zi, hu), or pass a
+    list ``["y ~ x + (1|g)", "sigma ~ x"]`` as ``formula``.
     """
+    check_keywords("fit", aux, fit)
+    formulas: dict[str, Any] = dict(aux)
     built = model(formula, data, family=family, link=link, priors=priors, dropna=dropna,
                   center_predictors=center_predictors, parametrization=parametrization,
-                  compress=compress)
+                  compress=compress, **formulas)
     return built.fit(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                      backend=backend, target_accept=target_accept, progressbar=progressbar)
 
 
 def prior_predictive(
-    formula: str,
+    formula: str | Sequence[str],
     data: pd.DataFrame,
     family: str | Family = "gaussian",
     link: str | None = None,
@@ -103,14 +112,17 @@ def prior_predictive(
     seed: int | None = None,
     dropna: bool = False,
     center_predictors: bool = True,
+    **aux: str | None,
 ) -> PriorPredictive:
     """Simulate responses from the priors alone and compare them with the data.
 
     ``pp = hm.prior_predictive("y ~ x + (1|g)", df, priors="wide")``; ``print(pp)`` shows
     quantiles of observed vs simulated responses, ``pp.plot()`` overlays their densities.
     """
+    check_keywords("prior_predictive", aux, prior_predictive)
+    formulas: dict[str, Any] = dict(aux)
     built = model(formula, data, family=family, link=link, priors=priors, dropna=dropna,
-                  center_predictors=center_predictors)
+                  center_predictors=center_predictors, **formulas)
     return built.prior_predictive(draws=draws, seed=seed)
 
 

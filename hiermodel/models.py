@@ -8,13 +8,16 @@ translation, the prior table and the PyMC graph before spending time on MCMC;
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from hiermodel.data import PreparedData, prepare_data
+from hiermodel.errors import InternalError
 from hiermodel.families import Family, get_family
 from hiermodel.formula import translate
+from hiermodel.formula.distributional import AUX_LINKS, split_formulas
 from hiermodel.formula.terms import ModelTerms
 from hiermodel.priors import PriorSpec, as_prior_spec
 
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from hiermodel.posterior.fitted import Fit
 
 log = logging.getLogger("hiermodel")
+
 
 class Model:
     """A hierarchical model, built and ready to sample (see :func:`model`)."""
@@ -91,42 +95,102 @@ class Model:
         )
 
 
-def _design(formula: str, data: pd.DataFrame, family: str | Family, link: str | None,
-            dropna: bool) -> tuple[ModelTerms, PreparedData, ModelDesign]:
-    from hiermodel.backend.design import build_design
+def _design(formula: str | Sequence[str], data: pd.DataFrame, family: str | Family,
+            link: str | None, dropna: bool, aux: Mapping[str, str | None] | None = None
+            ) -> tuple[ModelTerms, PreparedData, ModelDesign]:
+    from hiermodel.backend.design import add_component, build_design
 
     fam = get_family(family, link)
+    main, rhs = split_formulas(formula, aux or {}, fam.aux, fam.name)
     columns = list(data.columns) if isinstance(data, pd.DataFrame) else None
-    terms = translate(formula, columns=columns)
+    terms = translate(main, columns=columns)
+    response = terms.response.variable.name
+    aux_terms = {name: translate(f"{response} ~ {text}", columns=columns)
+                 for name, text in rhs.items()}
+    n_input, n_dropped = (len(data), 0) if isinstance(data, pd.DataFrame) else (0, 0)
+    if aux_terms and dropna and isinstance(data, pd.DataFrame):
+        # every component must see the same rows: drop incomplete rows over all of them
+        used = {c for t in (terms, *aux_terms.values()) for v in t.variables.values()
+                for c in v.source_columns if c in data.columns}
+        complete = data.dropna(subset=sorted(used))
+        n_dropped = len(data) - len(complete)
+        if n_dropped:
+            log.warning("dropped %d of %d rows with missing values", n_dropped, len(data))
+        data = complete
     prepared = prepare_data(terms, data, fam, dropna=dropna)
-    return terms, prepared, build_design(prepared)
+    if n_dropped:
+        prepared.n_input_rows, prepared.n_dropped = n_input, n_dropped
+    design = build_design(prepared)
+    for name, t in aux_terms.items():
+        sub = prepare_data(t, data, fam, dropna=False)
+        for column in sub.frame.columns:
+            if column not in prepared.frame.columns:
+                prepared.frame[column] = sub.frame[column].to_numpy()
+            elif not prepared.frame[column].equals(sub.frame[column]):
+                raise InternalError(f"column {column!r} differs between the main formula and "
+                                    f"the formula for '{name}'")
+        prepared.state.update(sub.state)
+        add_component(design, name, AUX_LINKS[name], sub, f"{name} ~ {rhs[name]}")
+    return terms, prepared, design
+
+
+def check_keywords(name: str, aux: Mapping[str, Any], function: Any) -> None:
+    """Keyword arguments that are not auxiliary-parameter formulas are a caller's mistake:
+    raise Python's usual TypeError, with a did-you-mean over ``function``'s parameters."""
+    import difflib
+    import inspect
+
+    for key, value in aux.items():
+        if key in AUX_LINKS and (value is None or isinstance(value, str)):
+            continue
+        if key in AUX_LINKS:
+            raise TypeError(f"{name}(): {key}= takes a one-sided formula such as '~ x' "
+                            f"(got {type(value).__name__})")
+        params = [p for p in inspect.signature(function).parameters if p != "aux"]
+        close = difflib.get_close_matches(key, params + list(AUX_LINKS), n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise TypeError(f"{name}() got an unexpected keyword argument '{key}'{hint} "
+                        f"(formulas for auxiliary parameters: {', '.join(AUX_LINKS)})")
 
 
 def _resolve(design: ModelDesign, spec: PriorSpec) -> Any:
-    from hiermodel.backend.slots import model_stats, prior_slots
-    from hiermodel.priors import resolve_priors
+    """The prior table: the mean's slots under the response's scaling numbers, each
+    auxiliary formula's slots under its own (link-scale) numbers, one table."""
+    from hiermodel.backend.slots import component_slots, component_stats, model_stats, prior_slots
+    from hiermodel.priors import PriorTable, check_overrides, resolve_priors
 
-    slots = prior_slots(design)
+    groups = [(prior_slots(design), model_stats(design))]
+    groups += [(component_slots(design, c), component_stats(design, c))
+               for c in design.components]
+    every = [s for slots, _ in groups for s in slots]
     overrides = tuple(spec.overrides)
     if spec.unmatched == "ignore":
-        overrides = tuple(o for o in overrides if any(o.matches(s) for s in slots))
-    return resolve_priors(slots, model_stats(design), spec.template, overrides)
+        overrides = tuple(o for o in overrides if any(o.matches(s) for s in every))
+    if len(groups) == 1:
+        return resolve_priors(every, groups[0][1], spec.template, overrides)
+    check_overrides(every, overrides)
+    tables = [resolve_priors(slots, stats, spec.template,
+                             tuple(o for o in overrides if any(o.matches(s) for s in slots)))
+              for slots, stats in groups]
+    return PriorTable(tuple(r for t in tables for r in t.rows), tables[0].template)
 
 
-def default_priors(formula: str, data: pd.DataFrame, family: str | Family = "gaussian",
-                   link: str | None = None, template: Any = "weakly_informative",
-                   dropna: bool = False) -> Any:
+def default_priors(formula: str | Sequence[str], data: pd.DataFrame,
+                   family: str | Family = "gaussian", link: str | None = None,
+                   template: Any = "weakly_informative", dropna: bool = False,
+                   **aux: str | None) -> Any:
     """The prior of every parameter slot (class, term, group, prior, source) under ``template``.
 
     Like brms's ``default_prior``: look before you fit, then override single slots with
     :func:`hiermodel.set_prior`.
     """
-    _, _, design = _design(formula, data, family, link, dropna)
+    check_keywords("default_priors", aux, default_priors)
+    _, _, design = _design(formula, data, family, link, dropna, aux)
     return _resolve(design, as_prior_spec(template))
 
 
 def model(
-    formula: str,
+    formula: str | Sequence[str],
     data: pd.DataFrame,
     family: str | Family = "gaussian",
     link: str | None = None,
@@ -135,11 +199,18 @@ def model(
     center_predictors: bool = True,
     parametrization: str | dict[str, str] = "auto",
     compress: bool | str = "auto",
+    **aux: str | None,
 ) -> Model:
-    """Translate, check and build a model without sampling it."""
+    """Translate, check and build a model without sampling it.
+
+    Keywords named after an auxiliary parameter give it its own one-sided formula
+    (``sigma="~ Days"``, ``zi="~ mined"``); ``formula`` may also be a list
+    ``["y ~ x", "sigma ~ x"]`` (see :mod:`hiermodel.formula.distributional`).
+    """
     from hiermodel.backend.graph import BuildOptions, build_graph
 
-    terms, prepared, design = _design(formula, data, family, link, dropna)
+    check_keywords("model", aux, model)
+    terms, prepared, design = _design(formula, data, family, link, dropna, aux)
     spec = as_prior_spec(priors)
     table = _resolve(design, spec)
     options = BuildOptions(
@@ -150,4 +221,4 @@ def model(
     return Model(terms, prepared, design, table, pymc_model, info, options, spec)
 
 
-__all__ = ["Model", "PriorSpec", "default_priors", "model"]
+__all__ = ["Model", "PriorSpec", "check_keywords", "default_priors", "model"]

@@ -67,6 +67,7 @@ class BlockDesign:
     source: GroupBlock
     recipes: list[Recipe] = field(default_factory=list)
     owners: list[int] = field(default_factory=list)  # column -> index of its Bambi term
+    component: str = ""  # "" for the mean; an auxiliary parameter's name (terms prefixed)
 
     @property
     def k(self) -> int:
@@ -90,6 +91,14 @@ class ModelDesign:
     auto_priors: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     # ordinal families: threshold names in order (R's "1|2", "2|3", ...); empty otherwise
     thresholds: list[str] = field(default_factory=list)
+    # distributional sub-models: auxiliary parameter -> its population-level design (its
+    # group-level blocks are in ``blocks``, with ``component`` set)
+    components: dict[str, ComponentDesign] = field(default_factory=dict)
+
+    def main_blocks(self) -> list[BlockDesign]:
+        """The group-level blocks of the mean's linear predictor."""
+        return [b for b in self.blocks if not b.component]
+
     @property
     def terms(self) -> ModelTerms:
         return self.prepared.terms
@@ -105,6 +114,43 @@ class ModelDesign:
             if b.group not in seen:
                 seen.append(b.group)
         return seen
+
+
+@dataclass
+class ComponentDesign:
+    """The population-level design of an auxiliary parameter's own formula (``sigma ~ x``):
+    names prefixed with the parameter (``sigma_(Intercept)``, ``sigma_x``), as brms."""
+
+    name: str
+    link: str
+    formula: str  # as the user wrote it, brms style: "sigma ~ Days"
+    terms: ModelTerms
+    X: np.ndarray
+    x_names: list[str]  # prefixed
+    x_recipes: list[Recipe]
+    has_intercept: bool
+
+    @property
+    def names(self) -> list[str]:
+        """fixef row names: the intercept (if any) first."""
+        return ([f"{self.name}_(Intercept)"] if self.has_intercept else []) + self.x_names
+
+
+def add_component(design: ModelDesign, name: str, link: str, prepared: PreparedData,
+                  formula: str) -> None:
+    """Add the design of auxiliary parameter ``name``'s formula (prepared on the same rows)."""
+    sub = build_design(prepared)
+    if sub.offset is not None:
+        raise BuildError(f"offset() is not supported in the formula for '{name}'; put the "
+                         "offset in the main formula")
+    for block in sub.blocks:
+        block.component = name
+        block.terms = [f"{name}_{t}" for t in block.terms]
+        design.blocks.append(block)
+    design.components[name] = ComponentDesign(
+        name=name, link=link, formula=formula, terms=prepared.terms, X=sub.X,
+        x_names=[f"{name}_{t}" for t in sub.x_names], x_recipes=sub.x_recipes,
+        has_intercept=sub.has_intercept)
 
 
 def _display_map(terms: ModelTerms) -> dict[str, str]:
@@ -410,8 +456,10 @@ def _thresholds(prepared: PreparedData) -> list[str]:
 __all__ = [
     "DENSE_GROUP_CELLS",
     "BlockDesign",
+    "ComponentDesign",
     "ModelDesign",
     "Recipe",
+    "add_component",
     "bambi_model",
     "build_design",
     "evaluate_recipes",

@@ -24,9 +24,13 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.transforms import ordered
 
-from hiermodel.backend.design import BlockDesign, ModelDesign
+from hiermodel.backend.design import BlockDesign, ComponentDesign, ModelDesign
 from hiermodel.backend.distributions import pymc_class, stacked_dist, vector_rv
-from hiermodel.backend.likelihoods import add_compressed_likelihood, add_likelihood
+from hiermodel.backend.likelihoods import (
+    add_compressed_likelihood,
+    add_likelihood,
+    inverse_link,
+)
 from hiermodel.errors import BuildError
 from hiermodel.families import FAMILIES, Cells
 from hiermodel.naming import coord_label, group_dims, safe
@@ -200,6 +204,8 @@ def _should_compress(design: ModelDesign, requested: bool | str) -> Cells | None
     if requested is False:
         return None
     problem = family.compression_problem()
+    if problem is None and design.components:
+        problem = "has auxiliary parameters with their own formulas (per-row values)"
     if problem is not None:
         if requested is True:
             able = [name for name, cls in FAMILIES.items() if cls.compress_links]
@@ -234,6 +240,9 @@ def build_graph(
     coords: dict[str, Any] = {}
     if X.shape[1]:
         coords["coef"] = list(design.x_names)
+    for c, comp in design.components.items():
+        if comp.x_names:
+            coords[f"coef_{c}"] = list(comp.x_names)
     by_group: dict[str, list[BlockDesign]] = {}
     for b in design.blocks:
         by_group.setdefault(b.group, []).append(b)
@@ -282,16 +291,23 @@ def build_graph(
         # unidentified apart when levels carry much data, and NUTS mixes slowly.
         population = Population(icpt, beta if X.shape[1] else None, list(design.x_names),
                                 x_mean, X) if design.has_intercept else None
+        etas: dict[str, Any] = {"": eta, **{c: _component_eta(comp, priors, n_rows)
+                                            for c, comp in design.components.items()}}
         for group, blocks in by_group.items():
-            contribution, used = _group_effects(design, group, blocks, priors, options, info,
-                                                rows, population)
-            eta = eta + contribution
+            contributions, used = _group_effects(design, group, blocks, priors, options, info,
+                                                 rows, population)
+            for component, contribution in contributions.items():
+                etas[component] = etas[component] + contribution
             if used:
                 population = None
+        eta = etas[""]
         if design.offset is not None and (cells is None or not family.offset_as_exposure):
             eta = eta + rows(design.offset)
         info.eta = eta
-        aux = {a: vector_rv(a, [priors.get(a)]) for a in family.aux if a != "threshold"}
+        aux = {a: vector_rv(a, [priors.get(a)]) for a in family.aux
+               if a != "threshold" and a not in design.components}
+        for c, comp in design.components.items():  # per-row values from their own formula
+            aux[c] = inverse_link(comp.link, etas[c])
         if design.thresholds:
             aux["threshold"] = _thresholds(design, priors)
         if cells is None:
@@ -299,6 +315,20 @@ def build_graph(
         else:
             add_compressed_likelihood(family, eta, cells, aux)
     return model, info
+
+
+def _component_eta(comp: ComponentDesign, priors: Any, n_rows: int) -> Any:
+    """Population-level part of an auxiliary parameter's linear predictor (RVs
+    ``Intercept_<name>`` and ``b_<name>`` with dim ``coef_<name>``; not centered)."""
+    eta: Any = pt.zeros(n_rows)
+    if comp.has_intercept:
+        eta = eta + vector_rv(f"Intercept_{comp.name}",
+                              [priors.get("Intercept", f"{comp.name}_(Intercept)")])
+    if comp.x_names:
+        beta = vector_rv(f"b_{comp.name}", [priors.get("b", t) for t in comp.x_names],
+                         dims=f"coef_{comp.name}")
+        eta = eta + pt.dot(comp.X, beta)
+    return eta
 
 
 def _thresholds(design: ModelDesign, priors: Any) -> Any:
@@ -334,7 +364,8 @@ def _group_effects(
     gdim, tdim, cdim = group_dims(group)
     g = safe(group)
     can_center_block = population is not None and all(
-        population.slope_columns(b) is not None for b in blocks if b.correlated and b.k > 1)
+        population.slope_columns(b) is not None for b in blocks
+        if b.correlated and b.k > 1 and not b.component)
     choice, reason = choose_parametrization(design, group, blocks, options.parametrization,
                                             can_center_block)
     info.parametrization[group] = choice
@@ -362,7 +393,7 @@ def _group_effects(
             {"dims": (gdim, tdim)} if len(blocks) == 1 else {"shape": (n_levels, k)}
         )
         if correlated[i]:
-            eta_lkj = priors.get("cor", "", group).kwargs["eta"]
+            eta_lkj = priors.get("cor", block.component, group).kwargs["eta"]
             iu = np.triu_indices(k, 1)
             sd_dist = stacked_dist(block_priors)
             if sd_dist is not None:
@@ -386,7 +417,8 @@ def _group_effects(
             info.latent.append(f"lkj_{g}{suffix}")
             cor_parts.append(corr[iu])
             if choice == "centered":
-                mu_b, shift, note = _block_mean(block, k, population if not shift_note else None)
+                mu_b, shift, note = _block_mean(block, k, None if shift_note or block.component
+                                                   else population)
                 if shift is None:
                     r_b = pm.MvNormal(f"r_{g}{suffix}", mu=mu_b, chol=chol, **shape_kw)
                 else:
@@ -407,7 +439,8 @@ def _group_effects(
                 sd_b = vector_rv(f"sd_{g}{suffix}", block_priors, vector=True)
                 info.latent.append(f"sd_{g}{suffix}")
             if choice == "centered":
-                mu_b, shift, note = _block_mean(block, k, population if not shift_note else None)
+                mu_b, shift, note = _block_mean(block, k, None if shift_note or block.component
+                                                   else population)
                 if shift is None:
                     r_b = pm.Normal(f"r_{g}{suffix}", 0.0, sd_b, **shape_kw)
                 else:
@@ -430,7 +463,7 @@ def _group_effects(
         r = parts[0]
     else:
         r = pm.Deterministic(f"r_{g}", pt.concatenate(parts, axis=1), dims=(gdim, tdim))
-    contribution: Any = 0.0
+    contributions: dict[str, Any] = {}
     start = 0
     for block in blocks:
         k = block.k
@@ -439,11 +472,12 @@ def _group_effects(
         # gather whole rows on axis 0 (AdvancedSubtensor1 / AdvancedIncSubtensor1 in the
         # gradient); r[idx, cols] compiles to the generic AdvancedSubtensor, 2-3x slower
         if k == 1 and np.all(Z == 1.0):
-            contribution = contribution + r[:, start][idx]
+            part = r[:, start][idx]
         else:
-            contribution = contribution + pt.sum(r[:, start : start + k][idx] * Z, axis=1)
+            part = pt.sum(r[:, start : start + k][idx] * Z, axis=1)
+        contributions[block.component] = contributions.get(block.component, 0.0) + part
         start += k
-    return contribution, bool(shift_note)
+    return contributions, bool(shift_note)
 
 
 def _block_mean(block: BlockDesign, k: int, population: Population | None

@@ -55,8 +55,31 @@ def _col_stats(col: np.ndarray) -> dict[str, float]:
     return {"sd_x": sd if sd > 0 else 1.0, "mean_x": float(np.mean(col))}
 
 
+def _block_slots(blocks: list[Any], auto: dict[tuple[str, str, str], Any],
+                 cor_term: str = "") -> list[Any]:
+    from hiermodel.priors import Prior, Slot
+
+    slots: list[Any] = []
+    cor_done: set[str] = set()
+    for block in blocks:
+        for j, term in enumerate(block.terms):
+            stats = {"sd_x": 1.0, "mean_x": 1.0} if term.endswith("(Intercept)") else _col_stats(
+                block.Z[:, j])
+            stats["n_levels"] = float(len(block.levels))
+            slots.append(Slot("sd", "Intercept" if term == "(Intercept)" else term, block.group,
+                              stats=stats,
+                              auto=_prior_from_bambi(auto.get(("sd", term, block.group)))))
+        if block.correlated and block.k > 1 and block.group not in cor_done:
+            cor_done.add(block.group)
+            slots.append(Slot("cor", cor_term, block.group, stats={"dim": float(block.k)},
+                              auto=Prior("LKJ", (("eta", 1.0),))))
+    return slots
+
+
 def prior_slots(design: ModelDesign) -> list[Any]:
-    """Every (class, term, group) slot of the design, in summary order."""
+    """Every (class, term, group) slot of the mean's linear predictor and of the family's
+    constant auxiliary parameters, in summary order (see :func:`component_slots` for the
+    auxiliary parameters that have their own formula)."""
     from hiermodel.priors import Slot
 
     auto = design.auto_priors
@@ -67,28 +90,49 @@ def prior_slots(design: ModelDesign) -> list[Any]:
     for j, name in enumerate(design.x_names):
         slots.append(Slot("b", name, "", stats=_col_stats(design.X[:, j]),
                           auto=_prior_from_bambi(auto.get(("b", name, "")))))
-    cor_done: set[str] = set()
-    for block in design.blocks:
-        for j, term in enumerate(block.terms):
-            stats = {"sd_x": 1.0, "mean_x": 1.0} if term == "(Intercept)" else _col_stats(
-                block.Z[:, j])
-            stats["n_levels"] = float(len(block.levels))
-            slots.append(Slot("sd", "Intercept" if term == "(Intercept)" else term, block.group,
-                              stats=stats,
-                              auto=_prior_from_bambi(auto.get(("sd", term, block.group)))))
-        if block.correlated and block.k > 1 and block.group not in cor_done:
-            cor_done.add(block.group)
-            from hiermodel.priors import Prior
-
-            slots.append(Slot("cor", "", block.group, stats={"dim": float(block.k)},
-                              auto=Prior("LKJ", (("eta", 1.0),))))
+    slots.extend(_block_slots(design.main_blocks(), auto))
     for name in design.thresholds:  # ordinal: one Intercept slot per threshold, as brms
         slots.append(Slot("Intercept", name, "", stats={}, auto=None))
     for aux in design.family.aux:
-        if aux == "threshold":
+        if aux == "threshold" or aux in design.components:
             continue
         slots.append(Slot(aux, "", "", stats={}, auto=_prior_from_bambi(auto.get((aux, "", "")))))
     return slots
 
 
-__all__ = ["model_stats", "prior_slots"]
+def component_stats(design: ModelDesign, name: str) -> dict[str, float]:
+    """Scaling numbers for the priors of auxiliary parameter ``name``'s formula: its linear
+    predictor lives on the link scale (``sd_y = 1``), centred at log sd(y) for a gaussian-type
+    ``sigma`` and at 0 otherwise."""
+    fam = design.family
+    y = fam.prior_response(design.y)
+    center = 0.0
+    if name == "sigma" and fam.identity_gaussian and y.size > 1 and np.std(y) > 0:
+        center = float(np.log(np.std(y, ddof=1)))
+    return {"mean_y": center, "sd_y": 1.0, "mad_y": 1.0, "n_obs": float(y.size),
+            "gaussian_identity": 0.0}
+
+
+def component_slots(design: ModelDesign, name: str) -> list[Any]:
+    """The slots of auxiliary parameter ``name``'s formula, brms style: terms prefixed with
+    the parameter (``Intercept: sigma_(Intercept)``, ``b: sigma_Days``, ``sd: sigma_Intercept
+    | Subject``; its correlation slot's term is the parameter). ``auto`` (the ``bambi``
+    template's source) is Normal(centre, 2.5) for the intercept and Normal(0, 2.5 / sd_x)
+    for slopes."""
+    from hiermodel.priors import Prior, Slot
+
+    comp = design.components[name]
+    center = component_stats(design, name)["mean_y"]
+    slots: list[Any] = []
+    if comp.has_intercept:
+        slots.append(Slot("Intercept", f"{name}_(Intercept)", "", stats={},
+                          auto=Prior("Normal", (("mu", center), ("sigma", 2.5)))))
+    for j, term in enumerate(comp.x_names):
+        stats = _col_stats(comp.X[:, j])
+        slots.append(Slot("b", term, "", stats=stats,
+                          auto=Prior("Normal", (("mu", 0.0), ("sigma", 2.5 / stats["sd_x"])))))
+    blocks = [b for b in design.blocks if b.component == name]
+    return slots + _block_slots(blocks, {}, cor_term=name)
+
+
+__all__ = ["component_slots", "component_stats", "model_stats", "prior_slots"]

@@ -43,7 +43,8 @@ from hiermodel.backend.design import evaluate_recipes
 from hiermodel.backend.sampling import prior_draws
 from hiermodel.comparison.variants import group_x_columns, variant_kind
 from hiermodel.errors import CompareError
-from hiermodel.posterior.loglik import DEFAULT_CHUNK, auxiliary_draws, chunk_rows, n_draws
+from hiermodel.posterior.loglik import DEFAULT_CHUNK, chunk_rows, n_draws
+from hiermodel.posterior.prediction import auxiliary_draws
 
 if TYPE_CHECKING:
     from hiermodel.posterior.fitted import Fit

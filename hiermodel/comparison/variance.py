@@ -14,10 +14,13 @@ if TYPE_CHECKING:
 
 
 def _residual_variance(fit: Fit) -> tuple[np.ndarray | float, str]:
-    from hiermodel.posterior.loglik import auxiliary_draws
+    from hiermodel.posterior.prediction import auxiliary_draws
 
-    return fit.model.family.latent_variance(auxiliary_draws(fit),
-                                            float(np.mean(fit.model.design.y)))
+    aux = auxiliary_draws(fit)
+    # a parameter with its own formula varies by row: its average over the data stands in
+    aux = {k: (v.mean(axis=1, keepdims=True) if k in fit.model.design.components else v)
+           for k, v in aux.items()}
+    return fit.model.family.latent_variance(aux, float(np.mean(fit.model.design.y)))
 
 
 def variance_partition(fit: Fit, prob: float = 0.95) -> pd.DataFrame:

@@ -64,7 +64,9 @@ class Fit:
         """Population-level effects, one row per term, lme4 names (``(Intercept)``, ``Days``).
 
         Ordinal (cumulative) models list their thresholds first, with R's names ``1|2``,
-        ``2|3``, ... (as ``coef()`` of an ``ordinal::clmm`` fit), then the coefficients.
+        ``2|3``, ... (as ``coef()`` of an ``ordinal::clmm`` fit), then the coefficients. The
+        coefficients of an auxiliary parameter's own formula follow, prefixed with its name as
+        in brms (``sigma_(Intercept)``, ``sigma_Days``; on its link scale, log for sigma).
         """
         design = self.model.design
         names: list[str] = []
@@ -78,6 +80,13 @@ class Fit:
         if design.x_names:
             names.extend(design.x_names)
             parts.append(self._flat("b"))
+        for c, comp in design.components.items():  # brms: sigma_(Intercept), sigma_Days
+            if comp.has_intercept:
+                names.append(f"{c}_(Intercept)")
+                parts.append(self._flat(f"Intercept_{c}"))
+            if comp.x_names:
+                names.extend(comp.x_names)
+                parts.append(self._flat(f"b_{c}"))
         if not parts:
             return pd.DataFrame(columns=["term"])
         stats = summarize(np.concatenate(parts, axis=2), prob)
@@ -97,8 +106,10 @@ class Fit:
         """The family-specific parameters (brms's "Family Specific Parameters"): ``sigma``,
         ``nu``, ``alpha`` (NB2 shape = glmmTMB's theta = brms's shape; gamma shape), ``phi``
         (beta precision), ``zi``, ``hu``. Rows named by parameter, columns as :meth:`fixef`;
-        empty for families without one (thresholds are in :meth:`thresholds`)."""
-        names = [a for a in self.family.aux if a != "threshold"]
+        empty for families without one (thresholds are in :meth:`thresholds`; a parameter
+        with its own formula is in :meth:`fixef`)."""
+        names = [a for a in self.family.aux
+                 if a != "threshold" and a not in self.model.design.components]
         if not names:
             return pd.DataFrame(columns=["parameter"]).set_index("parameter")
         stats = summarize(np.concatenate([self._flat(a) for a in names], axis=2), prob)
@@ -184,6 +195,13 @@ class Fit:
             b = self.draws("b")
             for j, name in enumerate(design.x_names):
                 out[name] = b[..., j]
+        for c, comp in design.components.items():
+            if comp.has_intercept:
+                out[f"{c}_(Intercept)"] = self.draws(f"Intercept_{c}")
+            if comp.x_names:
+                bc = self.draws(f"b_{c}")
+                for j, name in enumerate(comp.x_names):
+                    out[name] = bc[..., j]
         return out
 
     def prior_summary(self) -> Any:

@@ -40,25 +40,14 @@ def chunk_rows(draws: int, chunk: int | None = DEFAULT_CHUNK) -> int:
     return max(100, int(CHUNK_BYTES // (8 * max(draws, 1))))
 
 
-def auxiliary_draws(fit: Fit) -> dict[str, np.ndarray]:
-    """The family's auxiliary parameters (sigma, alpha, ...) as (draws, 1) arrays, the shape
-    :class:`~hiermodel.families.Family` methods broadcast against (draws, rows); vector
-    parameters (an ordinal model's thresholds) as (draws, size)."""
-    out = {}
-    for a in fit.model.family.aux:
-        d = fit.draws(a)
-        out[a] = d.reshape(d.shape[0] * d.shape[1], -1)
-    return out
-
-
 def loglik_rows(fit: Fit, rows: np.ndarray) -> np.ndarray:
     """log p(y_i | theta_s) for training rows ``rows``: array (draws, len(rows))."""
-    from hiermodel.posterior.prediction import linear_predictor
+    from hiermodel.posterior.prediction import auxiliary_draws, linear_predictor
 
     design = fit.model.design
     eta = linear_predictor(fit, rows=rows)
     trials = None if design.trials is None else design.trials[rows]
-    return fit.model.family.logpdf(design.y[rows], eta, auxiliary_draws(fit), trials)
+    return fit.model.family.logpdf(design.y[rows], eta, auxiliary_draws(fit, rows=rows), trials)
 
 
 def iter_loglik(fit: Fit, chunk: int | None = DEFAULT_CHUNK,
@@ -89,5 +78,5 @@ def log_likelihood(fit: Fit, max_bytes: float = 2e9) -> np.ndarray:
     return out.reshape(n_chain, n_draw, n)
 
 
-__all__ = ["CHUNK_BYTES", "DEFAULT_CHUNK", "auxiliary_draws", "chunk_rows", "iter_loglik",
+__all__ = ["CHUNK_BYTES", "DEFAULT_CHUNK", "chunk_rows", "iter_loglik",
            "log_likelihood", "loglik_rows", "n_draws"]

@@ -15,9 +15,9 @@ import pandas as pd
 
 from hiermodel.backend.design import evaluate_recipes
 from hiermodel.errors import DataError, did_you_mean
+from hiermodel.families.links import inverse_link
 from hiermodel.formula import evaluate_variable
 from hiermodel.naming import safe
-from hiermodel.posterior.loglik import auxiliary_draws
 from hiermodel.posterior.stats import STAT_COLUMNS
 
 if TYPE_CHECKING:
@@ -28,16 +28,18 @@ KINDS = ("link", "mean", "response")
 
 def new_data_frame(fit: Fit, newdata: pd.DataFrame) -> pd.DataFrame:
     """``newdata``'s predictors evaluated as in fitting (stateful transforms, level checks),
-    under the model's safe column names."""
+    under the model's safe column names (the variables of every formula of the model)."""
     terms = fit.model.terms
     prepared = fit.model.prepared
     response = {terms.response.variable.name}
     if terms.response.failures is not None:
         response.add(terms.response.failures.name)
-    grouping = {f for b in terms.groups for f in b.factor}
+    every = [terms, *(c.terms for c in fit.model.design.components.values())]
+    grouping = {f for t in every for b in t.groups for f in b.factor}
+    variables = {name: var for t in every for name, var in t.variables.items()}
     frame = pd.DataFrame(index=newdata.index)
     state = dict(prepared.state)
-    for name, var in terms.variables.items():
+    for name, var in variables.items():
         if name in response:
             continue
         missing = [c for c in var.source_columns if c not in newdata.columns]
@@ -105,32 +107,38 @@ def _new_level_draws(fit: Fit, group: str, start: int, k: int, correlated: bool,
 
 def linear_predictor(fit: Fit, newdata: pd.DataFrame | None = None, re_form: Any = None,
                      allow_new_levels: bool = False, new_levels: str = "sample",
-                     seed: int | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+                     seed: int | None = None, rows: np.ndarray | None = None,
+                     component: str = "") -> np.ndarray:
     """Posterior draws of the linear predictor, shape (draws, rows).
 
     Without ``newdata`` this is the training data, optionally only the row positions ``rows``
-    (the pointwise log-likelihood walks the data in chunks this way).
+    (the pointwise log-likelihood walks the data in chunks this way). ``component`` names an
+    auxiliary parameter with its own formula (its linear predictor, on its link scale).
     """
     model = fit.model
     design = model.design
+    comp = design.components.get(component) if component else None
+    if component and comp is None:
+        raise DataError(f"'{component}' has no formula of its own in this model")
     use_groups = _parse_re_form(re_form)
     if new_levels not in ("sample", "zero"):
         raise DataError(f"new_levels must be 'sample' or 'zero' (got {new_levels!r})")
     sel = slice(None) if rows is None else np.asarray(rows)
     if newdata is None:
         frame = model.prepared.frame.iloc[sel]
-        X = design.X[sel]
+        X = (design.X if comp is None else comp.X)[sel]
     else:
         if not isinstance(newdata, pd.DataFrame):
             raise DataError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
         frame = new_data_frame(fit, newdata)
-        X = evaluate_recipes(design.x_recipes, frame)
+        X = evaluate_recipes(design.x_recipes if comp is None else comp.x_recipes, frame)
     n = len(frame)
     eta = np.zeros((_stacked(fit, next(iter(fit.idata.posterior.data_vars))).shape[0], n))
-    if design.has_intercept:
-        eta += _stacked(fit, "Intercept")[:, None]
-    if design.x_names:
-        eta += _stacked(fit, "b") @ X.T
+    suffix = f"_{component}" if component else ""
+    if (design.has_intercept if comp is None else comp.has_intercept):
+        eta += _stacked(fit, f"Intercept{suffix}")[:, None]
+    if X.shape[1]:
+        eta += _stacked(fit, f"b{suffix}") @ X.T
     rng = np.random.default_rng(seed)
     if use_groups:
         starts: dict[str, int] = {}
@@ -139,6 +147,11 @@ def linear_predictor(fit: Fit, newdata: pd.DataFrame | None = None, re_form: Any
             group = block.group
             start = starts.get(group, 0)
             cor_offset = cor_offsets.get(group, 0)
+            starts[group] = start + block.k
+            if block.correlated and block.k > 1:
+                cor_offsets[group] = cor_offset + block.k * (block.k - 1) // 2
+            if block.component != component:
+                continue
             r = _stacked(fit, f"r_{safe(group)}")[:, :, start:start + block.k]
             if newdata is None:
                 idx = block.index[sel]
@@ -175,13 +188,33 @@ def linear_predictor(fit: Fit, newdata: pd.DataFrame | None = None, re_form: Any
                         effects[:, is_new, :] = draws[:, pos, :]
                 contrib = np.einsum("sik,ik->si", effects, Z)
             eta += contrib
-            starts[group] = start + block.k
-            if block.correlated and block.k > 1:
-                cor_offsets[group] = cor_offset + block.k * (block.k - 1) // 2
     offsets = model.terms.offsets
-    if offsets:
+    if offsets and comp is None:
         eta += sum(np.asarray(frame[v.column], dtype=float) for v in offsets)
     return eta
+
+
+def auxiliary_draws(fit: Fit, newdata: pd.DataFrame | None = None, *,
+                    rows: np.ndarray | None = None, re_form: Any = None,
+                    allow_new_levels: bool = False, new_levels: str = "sample",
+                    seed: int | None = None) -> dict[str, np.ndarray]:
+    """The family's auxiliary parameters (sigma, alpha, ...) as the arrays
+    :class:`~hiermodel.families.Family` methods broadcast against (draws, rows): (draws, 1)
+    for a constant parameter, (draws, size) for a vector (an ordinal model's thresholds), and
+    (draws, rows) — the inverse link of its own linear predictor on ``newdata`` or training
+    ``rows`` — for a parameter with its own formula."""
+    design = fit.model.design
+    out = {}
+    for a in fit.model.family.aux:
+        comp = design.components.get(a)
+        if comp is not None:
+            eta = linear_predictor(fit, newdata, re_form, allow_new_levels, new_levels, seed,
+                                   rows=rows, component=a)
+            out[a] = inverse_link(comp.link, eta)
+        else:
+            d = fit.draws(a)
+            out[a] = d.reshape(d.shape[0] * d.shape[1], -1)
+    return out
 
 
 def predict(fit: Fit, newdata: pd.DataFrame | None = None, re_form: Any = None,
@@ -201,11 +234,11 @@ def predict(fit: Fit, newdata: pd.DataFrame | None = None, re_form: Any = None,
     fam = fit.model.family
     if kind == "link":
         out = eta
-    elif kind == "mean":
-        out = fam.mean(eta, auxiliary_draws(fit))
     else:
-        out = fam.simulate(np.random.default_rng(seed), eta, auxiliary_draws(fit),
-                           _trials(fit, newdata))
+        aux = auxiliary_draws(fit, newdata, re_form=re_form, allow_new_levels=allow_new_levels,
+                              new_levels=new_levels, seed=seed)
+        out = (fam.mean(eta, aux) if kind == "mean" else
+               fam.simulate(np.random.default_rng(seed), eta, aux, _trials(fit, newdata)))
     if not summary:
         return out
     import arviz as az
@@ -238,4 +271,5 @@ def _trials(fit: Fit, newdata: pd.DataFrame | None) -> np.ndarray | None:
     return np.asarray(s + f, dtype=float)
 
 
-__all__ = ["KINDS", "STAT_COLUMNS", "linear_predictor", "new_data_frame", "predict"]
+__all__ = ["KINDS", "STAT_COLUMNS", "auxiliary_draws", "linear_predictor", "new_data_frame",
+           "predict"]

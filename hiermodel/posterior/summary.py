@@ -132,6 +132,7 @@ class Summary:
             f"Bayesian {kind} mixed model fit by hiermodel (NUTS via {s.get('backend')}: "
             f"{s.get('chains')} chains x {s.get('draws')} draws after {s.get('tune')} tuning)",
             f" Formula: {model.formula}",
+            *(f"          {c.formula}" for c in model.design.components.values()),
             f"  Family: {fam.r_name} ( {fam.link} )",
         ]
         if prepared.response_levels and fam.ordinal:
@@ -159,8 +160,13 @@ class Summary:
             lines.append(f"Number of obs: {prepared.n}, groups:  {groups}")
             lines.append("")
         thresholds = list(model.design.thresholds)
-        fixed = self.fixef.drop(index=thresholds)
+        components = model.design.components
+        own = [n for c in components.values() for n in c.names]
+        fixed = self.fixef.drop(index=thresholds + own)
         lines += ["Fixed effects:", _effects_table(fixed, self.prob), ""]
+        for c in components.values():  # one section per distributional sub-model
+            lines += [f"Fixed effects of {c.name} ({c.link} link):",
+                      _effects_table(self.fixef.loc[c.names], self.prob), ""]
         if thresholds:
             lines += ["Threshold coefficients:",
                       _effects_table(self.fixef.loc[thresholds], self.prob), ""]

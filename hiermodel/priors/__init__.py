@@ -26,6 +26,7 @@ from hiermodel.priors.table import (
     Slot,
     as_prior_spec,
     available_slots,
+    check_overrides,
     resolve_priors,
     set_prior,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "as_prior_spec",
     "available_slots",
     "builtin_names",
+    "check_overrides",
     "check_support",
     "evaluate",
     "list_templates",
