@@ -255,3 +255,72 @@ def test_zero_probability_priors_need_the_unit_interval(toy: pd.DataFrame) -> No
                                             r"Beta\(alpha=1, beta=1\)"):
         hm.model("zeros ~ x", toy, family="zero_inflated_poisson",
                  priors=[hm.set_prior("normal(0, 1)", "zi")])
+
+
+# -- distributional sub-models ------------------------------------------------------------------
+
+AUX_CASES = [
+    ("gaussian", "y ~ x + (1|g)", {"sigma": "~ x + (1|g)"}),
+    ("t", "y ~ x + (1|g)", {"sigma": "~ h", "nu": "~ 1"}),
+    ("negativebinomial", "count ~ x + (1|g)", {"alpha": "~ x"}),
+    ("zero_inflated_poisson", "zeros ~ x + (1|g)", {"zi": "~ z + (1|g)"}),
+    ("hurdle_negativebinomial", "zeros ~ x", {"hu": "~ z", "alpha": "~ h"}),
+    ("beta", "prop ~ x", {"phi": "~ x + (x|g)"}),
+]
+
+
+@pytest.mark.builds
+@pytest.mark.parametrize(("family", "formula", "aux"), AUX_CASES,
+                         ids=[f for f, _, _ in AUX_CASES])
+def test_distributional_logpdf_equals_the_graph(toy: pd.DataFrame, family: str, formula: str,
+                                                aux: dict[str, str]) -> None:
+    """With per-row auxiliary parameters from their own formulas, the numpy log-likelihood
+    (LOO's) still equals the graph's density at random points."""
+    model = hm.model(formula, toy, family=family, **aux)
+    assert not model.info.compressed and set(model.design.components) == set(aux)
+    fit = _random_fit(model, seed=6)
+    ours = loglik_rows(fit, np.arange(len(model.design.y)))
+    graph = _observed_logp(model, fit.points)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(ours.sum(axis=1), graph, rtol=1e-9, atol=1e-8)
+    assert np.ptp(graph) > 1e-6
+    names = list(fit.fixef().index)
+    for c in aux:
+        assert f"{c}_(Intercept)" in names
+        assert c not in fit.auxiliary().index
+
+
+@pytest.mark.builds
+def test_distributional_predictions_use_the_rows_own_parameters(toy: pd.DataFrame) -> None:
+    model = hm.model("zeros ~ x + (1|g)", toy, family="zero_inflated_poisson", zi="~ z")
+    assert [r.term for r in model.prior_table.rows if r.term.startswith("zi_")] == [
+        "zi_(Intercept)", "zi_z"]
+    fit = _random_fit(model, seed=2)
+    eta = fit.predict(kind="link", summary=False)
+    a, b = fit.draws("Intercept_zi").reshape(-1, 1), fit.draws("b_zi").reshape(-1, 1)
+    zi = 1 / (1 + np.exp(-(a + b * toy.z.to_numpy()[None, :])))
+    np.testing.assert_allclose(fit.predict(kind="mean", summary=False), (1 - zi) * np.exp(eta))
+    new = toy.iloc[:5]  # new data: the zi formula's own predictors are evaluated on it
+    np.testing.assert_allclose(fit.predict(new, kind="mean", summary=False),
+                               ((1 - zi) * np.exp(eta))[:, :5])
+    assert "zi_z" in fit.fixef().index and fit.auxiliary().empty
+    assert model.design.components["zi"].formula == "zi ~ z"
+
+
+def test_distributional_formula_errors(toy: pd.DataFrame) -> None:
+    with pytest.raises(hm.FormulaError, match=r"the formula for 'zi' has a response \('zeros'\); "
+                                              r"write it one-sided \('~ x'\)"):
+        hm.model("zeros ~ x", toy, family="zero_inflated_poisson", zi="zeros ~ x")
+    with pytest.raises(hm.FormulaError, match=r"family 'poisson' has no auxiliary parameter "
+                                              r"'zi' \('zi' belongs to other families\); "
+                                              r"parameters that can have a formula: \(none\)"):
+        hm.model("count ~ x", toy, family="poisson", zi="~ x")
+    with pytest.raises(hm.FormulaError, match=r"no auxiliary parameter 'sgima' \(did you mean "
+                                              r"'sigma'\?\)"):
+        hm.model(["y ~ x", "sgima ~ x"], toy)
+    with pytest.raises(TypeError, match=r"fit\(\) got an unexpected keyword argument 'draw'; "
+                                        r"did you mean 'draws'\?"):
+        hm.fit("y ~ x", toy, draw=10)
+    with pytest.raises(hm.FormulaError, match="two formulas for 'sigma'"):
+        hm.model(["y ~ x", "sigma ~ x"], toy, sigma="~ h")
+    with pytest.raises(hm.BuildError, match="auxiliary parameters with their own formulas"):
+        hm.model("y ~ h", toy, sigma="~ h", compress=True)

@@ -76,6 +76,16 @@ def test_owls_zero_inflated_poisson_matches_glmmtmb(owls: pd.DataFrame) -> None:
     assert "Family-specific parameters:" in summary and "\n zi " in summary
 
 
+def test_radon_sigma_formula_matches_lme4_dispersion_model(radon: pd.DataFrame) -> None:
+    """glmmTMB's dispformula is log(sigma^2); the README's "log sigma" column halves it."""
+    fit = hm.fit("log_radon ~ floor + (1|county)", radon, sigma="~ floor", **DEFAULT)
+    _check_fixef(fit, {"(Intercept)": 1.4937, "floor": -0.6686,
+                       "sigma_(Intercept)": -0.3921, "sigma_floor": 0.3248})
+    _check_group_sd(fit, "county", 0.32733)
+    assert "Residual" not in set(fit.varcorr().grp)  # sigma varies by row: no single value
+    assert "Fixed effects of sigma (log link):" in str(fit.summary())
+
+
 def test_soup_cumulative_logit_matches_clmm() -> None:
     fit = hm.fit("SURENESS ~ PROD + (1|RESP)", hm.datasets.soup(), family="cumulative",
                  **DEFAULT)
@@ -84,7 +94,9 @@ def test_soup_cumulative_logit_matches_clmm() -> None:
     pd.testing.assert_frame_equal(fit.thresholds(), fit.fixef().loc[list(thresholds)])
     _check_group_sd(fit, "RESP", 0.55816)
     summary = str(fit.summary())
-    assert "Threshold coefficients:" in summary and "(Intercept)" not in summary
+    fixed_part = summary.split("Fixed effects:")[1].split("Threshold coefficients:")
+    assert len(fixed_part) == 2 and "PRODTest" in fixed_part[0] and "(Intercept)" not in \
+        fixed_part[0] and "\n 1|2 " in fixed_part[1]
 
 
 # -- simulation recovery ---------------------------------------------------------------------

@@ -73,9 +73,13 @@ def _check_name(name: str, parameters: Sequence[str], family: str) -> str:
         return name
     if name in parameters:
         raise FormulaError(f"'{name}' of family '{family}' cannot have its own formula")
-    close = difflib.get_close_matches(name, [*parameters, *AUX_LINKS], n=1, cutoff=0.6)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    listing = ", ".join(p for p in parameters if p in AUX_LINKS) or "(none)"
+    able = [p for p in parameters if p in AUX_LINKS]
+    if name in AUX_LINKS:
+        hint = f" ('{name}' belongs to other families)"
+    else:
+        close = difflib.get_close_matches(name, able or list(AUX_LINKS), n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+    listing = ", ".join(able) or "(none)"
     raise FormulaError(
         f"family '{family}' has no auxiliary parameter '{name}'{hint}; parameters that can "
         f"have a formula: {listing}"
