@@ -117,7 +117,7 @@ CASES: list[tuple[str, str, str]] = [
      "x.toml: [data] give either path or dataset, not both"),
     ("data-neither", "[data]\nfilter = \"x > 1\"\n[model]\nformula = \"y ~ x\"\n",
      "x.toml: [data] needs path = \"file.csv\" (CSV or Parquet, relative to the spec file) or "
-     "dataset = \"<name>\" (built-in: maize_yield, radon, sleepstudy)"),
+     "dataset = \"<name>\" (built-in: maize_yield, owls, radon, sleepstudy, soup)"),
     ("dataset-typo", "[data]\ndataset = \"sleepstuddy\"\n[model]\nformula = \"y ~ x\"\n",
      "x.toml: [data] unknown dataset 'sleepstuddy'; did you mean 'sleepstudy'?"),
     ("dataset-args-unknown",
@@ -511,3 +511,20 @@ def test_maize_spec_is_the_talks() -> None:
         ("sd", "Intercept", "county"): "HalfCauchy(beta=1)",
         ("sigma", "", ""): "HalfCauchy(beta=1)",
     }
+
+
+def test_model_aux_formulas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = load_spec(write(tmp_path, MINIMAL + '\n[model.aux]\nsigma = "~ Days"\n'))
+    assert spec.model.aux == (("sigma", "~ Days"),)
+    assert spec.to_dict()["model"]["aux"] == {"sigma": "~ Days"}
+    assert "aux" not in load_spec(write(tmp_path, MINIMAL, "y.toml")).to_dict()["model"]
+    built = spec.build()
+    assert list(built.design.components) == ["sigma"]
+    assert [r.term for r in built.prior_table.rows if r.term.startswith("sigma_")] == [
+        "sigma_(Intercept)", "sigma_Days"]
+    message = spec_error(tmp_path, monkeypatch, MINIMAL + '\n[model.aux]\nzi = "~ Days"\n')
+    assert message.startswith("x.toml: [model.aux] zi: family 'gaussian' has no auxiliary "
+                              "parameter 'zi'"), message
+    message = spec_error(tmp_path, monkeypatch, MINIMAL + '\n[model.aux]\nsigma = 3\n')
+    assert message == ('x.toml: [model.aux] sigma: must be a one-sided formula string such '
+                       'as "~ x", got 3'), message

@@ -326,10 +326,37 @@ class _Parser:
                 compress = value
             else:
                 self.fail(w, f"compress must be true, false or 'auto', got {_show(value)}")
+        aux = self.aux_formulas(f"{w[:-1]}.aux]", t.get("aux"), family, link, formula)
         if formula is None:
             return None
         return ModelSpec(formula=formula, family=family, link=link, dropna=dropna,
-                         center_predictors=center, parametrization=param, compress=compress)
+                         center_predictors=center, parametrization=param, compress=compress,
+                         aux=aux)
+
+    def aux_formulas(self, w: str, value: Any, family: str, link: str | None,
+                     formula: str | None) -> tuple[tuple[str, str], ...]:
+        """``[model.aux]``: auxiliary parameter -> one-sided formula (``sigma = "~ x"``)."""
+        if value is None:
+            return ()
+        t = self.table(w, value)
+        out: list[tuple[str, str]] = []
+        for name, text in t.items():
+            if not isinstance(text, str):
+                self.fail(w, f"{name}: must be a one-sided formula string such as "
+                             f"\"~ x\", got {_show(text)}")
+                continue
+            try:
+                from hiermodel.families import get_family
+                from hiermodel.formula.distributional import split_formulas
+
+                fam = get_family(family, link)
+                split_formulas(formula or "y ~ 1", {str(name): text}, fam.aux, fam.name)
+                self.check_formula(f"{w} {name}:", f"y ~ {text.split('~', 1)[1]}")
+            except (FormulaError, FamilyError) as exc:
+                self.fail(w, f"{name}: {exc}")
+                continue
+            out.append((str(name), text))
+        return tuple(out)
 
     def check_formula(self, where: str, formula: str) -> None:
         try:

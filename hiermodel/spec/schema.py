@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("path", "dataset", "dataset_args", "filter", "derive", "types"),
     "model": ("formula", "family", "link", "dropna", "center_predictors", "parametrization",
-              "compress"),
+              "compress", "aux"),
     "priors": ("template", "template_table", "override"),
     "sampler": ("draws", "tune", "chains", "seed", "backend", "target_accept", "cores"),
     "compare": ("variants", "group", "effect", "logo", "logo_max_groups", "logo_folds",
@@ -91,6 +91,7 @@ class ModelSpec:
     center_predictors: bool = True
     parametrization: str | tuple[tuple[str, str], ...] = "auto"
     compress: bool | str = "auto"
+    aux: tuple[tuple[str, str], ...] = ()  # [model.aux]: parameter -> one-sided formula
 
     def parametrization_arg(self) -> str | dict[str, str]:
         """``parametrization`` as :func:`hm.model` takes it (a str or a group -> choice dict)."""
@@ -213,6 +214,8 @@ class Spec:
                 "center_predictors": m.center_predictors,
                 "parametrization": m.parametrization_arg(),
                 "compress": m.compress,
+                # only when present, so specs without one keep their hashes (and runs)
+                **({"aux": dict(m.aux)} if m.aux else {}),
             },
             "priors": {
                 "template": p.template if p.template_table is None else None,
@@ -263,7 +266,8 @@ class Spec:
         m = self.model
         return {"family": m.family, "link": m.link, "priors": self.prior_spec(),
                 "dropna": m.dropna, "center_predictors": m.center_predictors,
-                "parametrization": m.parametrization_arg(), "compress": m.compress}
+                "parametrization": m.parametrization_arg(), "compress": m.compress,
+                **dict(m.aux)}
 
     def sampler_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :meth:`Model.fit` (draws, tune, chains, seed, ...)."""
