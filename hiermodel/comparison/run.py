@@ -29,6 +29,7 @@ from hiermodel.comparison.text import priors_label, seconds
 from hiermodel.comparison.variance import variance_partition
 from hiermodel.comparison.variants import group_source_columns, resolve_variants, variant_kind
 from hiermodel.errors import CompareError, HiermodelError
+from hiermodel.families import get_family
 from hiermodel.posterior.loglik import DEFAULT_CHUNK
 
 if TYPE_CHECKING:
@@ -153,12 +154,13 @@ class _Inputs:
 
 
 def _resolve_inputs(formula: str, data: pd.DataFrame, *, variants: Mapping[str, str] | None,
-                    group: str | None, effect: str | None, dropna: bool) -> _Inputs:
+                    group: str | None, effect: str | None, dropna: bool,
+                    ordinal: bool = False) -> _Inputs:
     """Translate the formula and its variants, drop incomplete rows (``dropna``), pick the
     group (default: the first grouping factor) and resolve the effect."""
     data = data.reset_index(drop=True)
     terms = _translate(formula, data, "hierarchical")
-    formulas = resolve_variants(formula, data, variants, terms)
+    formulas = resolve_variants(formula, data, variants, terms, keep_intercept=ordinal)
     all_terms = {name: (terms if name == "hierarchical" else _translate(f, data, name))
                  for name, f in formulas.items()}
     if dropna:
@@ -471,7 +473,7 @@ def compare(
                                     progress=progress, center_predictors=center_predictors,
                                     fit_options=fit_options)
     inputs = _resolve_inputs(formula, data, variants=variants, group=group, effect=effect,
-                             dropna=dropna)
+                             dropna=dropna, ordinal=get_family(family, link).ordinal)
     sampling = _sampling(seed=seed, family=family, link=link, priors=priors, chains=chains,
                          backend=backend, options=options, draws=draws, tune=tune,
                          logo_draws=logo_draws, logo_tune=logo_tune)

@@ -30,6 +30,8 @@ def _fmt(x: Any, digits: int = 2) -> str:
         return "yes" if x else ""
     if isinstance(x, int | np.integer):
         return str(int(x))
+    if isinstance(x, str):  # labels such as group levels "10" stay as written
+        return x
     try:
         v = float(x)
     except (TypeError, ValueError):

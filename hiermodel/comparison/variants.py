@@ -94,8 +94,13 @@ def pooled_formula(terms: ModelTerms) -> str:
     return f"{response_text(terms)} ~ {_rhs(terms.intercept, _dedup(rhs))}"
 
 
-def unpooled_formula(terms: ModelTerms, data: pd.DataFrame | None = None) -> str:
-    """Every varying term becomes a per-group fixed effect (see the module docstring)."""
+def unpooled_formula(terms: ModelTerms, data: pd.DataFrame | None = None,
+                     keep_intercept: bool = False) -> str:
+    """Every varying term becomes a per-group fixed effect (see the module docstring).
+
+    ``keep_intercept`` (ordinal families, whose thresholds take the intercept's place) keeps
+    the intercept, so a varying intercept becomes treatment-coded group effects ``g``
+    instead of ``0 + g``."""
     group_terms: list[str] = []
     dropped: set[str] = set()
     replaces_intercept = False
@@ -108,13 +113,14 @@ def unpooled_formula(terms: ModelTerms, data: pd.DataFrame | None = None) -> str
             group_terms.append(f"{g}:{term.name}")
             dropped.add(term.name)
     rest = [t.name for t in terms.fixed if t.name not in dropped]
-    intercept = terms.intercept and not replaces_intercept
+    intercept = terms.intercept and (keep_intercept or not replaces_intercept)
     rhs = _dedup(group_terms + rest) + _offset_text(terms)
     return f"{response_text(terms)} ~ {_rhs(intercept, rhs)}"
 
 
 def derive_variants(formula: str, data: pd.DataFrame | None = None,
-                    terms: ModelTerms | None = None) -> dict[str, str]:
+                    terms: ModelTerms | None = None, keep_intercept: bool = False
+                    ) -> dict[str, str]:
     """``{"pooled": ..., "unpooled": ..., "hierarchical": formula}`` for a hierarchical formula.
 
     ``data`` (optional) is used to check column names and to wrap numeric grouping columns in
@@ -129,16 +135,18 @@ def derive_variants(formula: str, data: pd.DataFrame | None = None,
         )
     return {
         "pooled": pooled_formula(terms),
-        "unpooled": unpooled_formula(terms, data),
+        "unpooled": unpooled_formula(terms, data, keep_intercept),
         "hierarchical": formula,
     }
 
 
 def resolve_variants(formula: str, data: pd.DataFrame | None = None,
                      variants: Mapping[str, str] | None = None,
-                     terms: ModelTerms | None = None) -> dict[str, str]:
-    """Derived variants, with ``variants`` replacing (same name) or adding (new name) formulas."""
-    out = derive_variants(formula, data, terms)
+                     terms: ModelTerms | None = None, keep_intercept: bool = False
+                     ) -> dict[str, str]:
+    """Derived variants, with ``variants`` replacing (same name) or adding (new name) formulas
+    (``keep_intercept``: see :func:`unpooled_formula`)."""
+    out = derive_variants(formula, data, terms, keep_intercept)
     for name, text in (variants or {}).items():
         if not isinstance(name, str) or not _NAME.match(name):
             raise CompareError(f"variant name {name!r} must be letters, digits, '_', '.' or '-'"
@@ -151,8 +159,6 @@ def resolve_variants(formula: str, data: pd.DataFrame | None = None,
                                "pass a different formula instead of overriding it")
         out[name] = text
     return out
-
-
 
 
 # -- how a fitted variant treats the comparison's grouping factor ----------------------------

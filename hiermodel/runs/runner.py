@@ -251,6 +251,10 @@ def run_compare(spec: Spec | str | Path, out: str | Path | None = None,
     frame, _ = spec.check()
     c, s, m = spec.compare, spec.sampler, spec.model
     label = spec.label
+    if m.aux:
+        raise RunError(f"{label}: [model.aux]: the comparison of pooled, unpooled and "
+                       "hierarchical variants does not take formulas for auxiliary parameters "
+                       "yet; remove [model.aux] for `hiermodel compare` (it works for `fit`)")
 
     def say(message: str) -> None:
         _say(progress, f"{label}: {message}")
