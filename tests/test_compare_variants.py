@@ -106,3 +106,12 @@ def test_hm_compare_survives_importing_the_stage_and_checks_arguments_first() ->
                           ({"prob": 1.5}, "prob")]:
         with pytest.raises(hm.CompareError, match=match):
             compare_module.compare("y ~ x + (1|g)", df, **kwargs)
+
+
+def test_ordinal_unpooled_variant_keeps_the_intercept() -> None:
+    """Cumulative models have thresholds instead of an intercept: the unpooled variant is
+    treatment-coded group effects (`g`), never the full dummy coding of `0 + g`, which the
+    thresholds could not be told apart from."""
+    out = derive_variants("rating ~ x + (1|g)", keep_intercept=True)
+    assert out["unpooled"] == "rating ~ g + x"
+    assert derive_variants("rating ~ x + (1|g)")["unpooled"] == "rating ~ 0 + g + x"
