@@ -107,8 +107,8 @@ def _hurdle(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
     The negative binomial is written out rather than PyMC's HurdleNegativeBinomial, whose
     truncation goes through the NB log-CDF (a scan): the same density, 3.6-7x cheaper per
     log-p + gradient call and 2.6-5x faster to compile (benchmarks/hurdle_likelihood.py, two
-    runs); for the Poisson PyMC's own is as fast or faster (the written-out form was 0.7x). tests/test_families.py checks both against
-    ``family.logpdf``."""
+    runs); for the Poisson PyMC's own is as fast or faster (the written-out form was 0.7x).
+    tests/test_families.py checks both against ``family.logpdf``."""
     if "alpha" not in aux:  # PyMC's own is faster for the Poisson (no scan in its log-CDF)
         return pm.HurdlePoisson("y", psi=1 - aux["hu"], mu=pt.exp(eta), observed=y, dims=dims)
     params = [pt.exp(eta), aux["hu"], aux["alpha"]]
