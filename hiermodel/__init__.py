@@ -78,17 +78,19 @@ def fit(
     parametrization: str | dict[str, str] = "auto",
     compress: bool | str = "auto",
     progressbar: bool = False,
+    weights: str | None = None,
 ) -> Fit:
     """Fit an lme4-style formula and return a :class:`~hiermodel.posterior.fitted.Fit`.
 
     ``family`` accepts R/brms/Bambi names (``"binomial"``, ``"poisson"``, ``"Gamma"``);
     ``priors`` a template name, a template file, a :class:`PriorSpec` or a list of
     :func:`set_prior` overrides; ``backend`` one of ``pymc``, ``nutpie``, ``numpyro``,
-    ``blackjax``.
+    ``blackjax``. ``weights``: a column of observation weights (as ``y | weights(w) ~ ...``
+    in the formula, brms semantics: each row's log-likelihood times its weight).
     """
     built = model(formula, data, family=family, link=link, priors=priors, dropna=dropna,
                   center_predictors=center_predictors, parametrization=parametrization,
-                  compress=compress)
+                  compress=compress, weights=weights)
     return built.fit(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                      backend=backend, target_accept=target_accept, progressbar=progressbar)
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from hiermodel.data import PreparedData, prepare_data
+from hiermodel.errors import DataError, did_you_mean
 from hiermodel.families import Family, get_family
-from hiermodel.formula import translate
+from hiermodel.formula import translate, with_weights
 from hiermodel.formula.terms import ModelTerms
 from hiermodel.priors import PriorSpec, as_prior_spec
 
@@ -102,6 +103,21 @@ def _design(formula: str, data: pd.DataFrame, family: str | Family, link: str | 
     return terms, prepared, build_design(prepared)
 
 
+def weighted_formula(formula: str, data: pd.DataFrame, weights: str | None) -> str:
+    """``formula`` with the ``weights=`` column written into it (``y | weights(w) ~ ...``)."""
+    if weights is None:
+        return formula
+    if not isinstance(weights, str):
+        raise DataError(f"weights must be the name of a data column (a string), got "
+                        f"{type(weights).__name__}; e.g. weights=\"w\", or write "
+                        "'y | weights(w) ~ ...' in the formula")
+    if isinstance(data, pd.DataFrame) and weights not in data.columns:
+        hint = did_you_mean(weights, [str(c) for c in data.columns]) or "."
+        raise DataError(f"weights='{weights}': the data have no column '{weights}'{hint} "
+                        "Pass the name of a column of non-negative weights.")
+    return with_weights(formula, weights)
+
+
 def _resolve(design: ModelDesign, spec: PriorSpec) -> Any:
     from hiermodel.backend.slots import model_stats, prior_slots
     from hiermodel.priors import resolve_priors
@@ -135,10 +151,15 @@ def model(
     center_predictors: bool = True,
     parametrization: str | dict[str, str] = "auto",
     compress: bool | str = "auto",
+    weights: str | None = None,
 ) -> Model:
-    """Translate, check and build a model without sampling it."""
+    """Translate, check and build a model without sampling it.
+
+    ``weights``: a data column of observation weights, the same as writing
+    ``y | weights(w) ~ ...`` (brms): each row's log-likelihood is multiplied by its weight."""
     from hiermodel.backend.graph import BuildOptions, build_graph
 
+    formula = weighted_formula(formula, data, weights)
     terms, prepared, design = _design(formula, data, family, link, dropna)
     spec = as_prior_spec(priors)
     table = _resolve(design, spec)
@@ -150,4 +171,4 @@ def model(
     return Model(terms, prepared, design, table, pymc_model, info, options, spec)
 
 
-__all__ = ["Model", "PriorSpec", "default_priors", "model"]
+__all__ = ["Model", "PriorSpec", "default_priors", "model", "weighted_formula"]

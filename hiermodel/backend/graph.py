@@ -6,7 +6,8 @@ automatic priors (:mod:`hiermodel.backend.design`); here we add what Bambi 0.17 
 * correlated group-level blocks — ``(x|g)`` gets an LKJ prior on the correlation matrix and a
   Cholesky non-centered (or centered MvNormal) parametrization, like lme4/brms;
 * a per-block centered / non-centered choice from how informative the data are per level;
-* exact data compression on the family's sufficient statistics (:mod:`hiermodel.families.cells`).
+* exact data compression on the family's sufficient statistics or by multiplicity
+  (:mod:`hiermodel.families.cells`).
 
 Variable names follow brms: ``Intercept_c`` (intercept at the predictor means, where its
 prior applies), ``Intercept``, ``b`` (dim ``coef``), ``sd_<g>`` (dim ``<g>__term``),
@@ -28,7 +29,7 @@ from hiermodel.backend.design import BlockDesign, ModelDesign
 from hiermodel.backend.distributions import pymc_class, stacked_dist, vector_rv
 from hiermodel.backend.likelihoods import add_compressed_likelihood, add_likelihood
 from hiermodel.errors import BuildError
-from hiermodel.families import FAMILIES, Cells
+from hiermodel.families import Cells
 from hiermodel.naming import coord_label, group_dims, safe
 
 log = logging.getLogger("hiermodel")
@@ -196,22 +197,15 @@ def choose_parametrization(
 
 
 def _should_compress(design: ModelDesign, requested: bool | str) -> Cells | None:
-    family = design.family
+    """Exact compression (families/cells.py): sufficient statistics when the family has them
+    and the fit is unweighted, else multiplicity cells; "auto" only when it halves the rows."""
     if requested is False:
-        return None
-    problem = family.compression_problem()
-    if problem is not None:
-        if requested is True:
-            able = [name for name, cls in FAMILIES.items() if cls.compress_links]
-            raise BuildError(
-                f"exact compression is available for {', '.join(able)}; family "
-                f"'{family.name}' ({family.link} link) {problem} (use compress=False)"
-            )
         return None
     keys: list[np.ndarray] = [design.X]
     for b in design.blocks:
         keys.extend([b.index, b.Z])
-    cells = family.compress(keys, design.y, design.trials, design.offset)
+    cells = design.family.compress(keys, design.y, design.trials, design.offset,
+                                   design.prepared.weights)
     if requested == "auto" and cells.n_cells > 0.5 * len(design.y):
         return None
     return cells
@@ -288,14 +282,15 @@ def build_graph(
             eta = eta + contribution
             if used:
                 population = None
-        if design.offset is not None and (cells is None or not family.offset_as_exposure):
+        if design.offset is not None and (cells is None or cells.exposure_log is None):
             eta = eta + rows(design.offset)
         info.eta = eta
         aux = {a: vector_rv(a, [priors.get(a)]) for a in family.aux if a != "threshold"}
         if design.thresholds:
             aux["threshold"] = _thresholds(design, priors)
         if cells is None:
-            add_likelihood(family, eta, design.y, aux, design.trials, "obs")
+            add_likelihood(family, eta, design.y, aux, design.trials, "obs",
+                           design.prepared.weights)
         else:
             add_compressed_likelihood(family, eta, cells, aux)
     return model, info
