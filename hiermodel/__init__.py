@@ -79,6 +79,7 @@ def fit(
     parametrization: str | dict[str, str] = "auto",
     compress: bool | str = "auto",
     progressbar: bool = False,
+    weights: str | None = None,
     **aux: str | None,
 ) -> Fit:
     """Fit an lme4-style formula and return a :class:`~hiermodel.posterior.fitted.Fit`.
@@ -86,7 +87,8 @@ def fit(
     ``family`` accepts R/brms/Bambi names (``"binomial"``, ``"poisson"``, ``"Gamma"``);
     ``priors`` a template name, a template file, a :class:`PriorSpec` or a list of
     :func:`set_prior` overrides; ``backend`` one of ``pymc``, ``nutpie``, ``numpyro``,
-    ``blackjax``.
+    ``blackjax``. ``weights``: a column of observation weights (as ``y | weights(w) ~ ...``
+    in the formula, brms semantics: each row's log-likelihood times its weight).
 
     Distributional sub-models: a keyword named after an auxiliary parameter gives it its own
     one-sided formula, with population- and group-level terms (``sigma="~ Days"``,
@@ -97,7 +99,7 @@ def fit(
     formulas: dict[str, Any] = dict(aux)
     built = model(formula, data, family=family, link=link, priors=priors, dropna=dropna,
                   center_predictors=center_predictors, parametrization=parametrization,
-                  compress=compress, **formulas)
+                  compress=compress, weights=weights, **formulas)
     return built.fit(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                      backend=backend, target_accept=target_accept, progressbar=progressbar)
 

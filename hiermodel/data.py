@@ -36,6 +36,9 @@ class PreparedData:
     n_input_rows: int = 0
     n_dropped: int = 0
     state: dict[str, Any] = field(default_factory=dict)  # stateful transforms (scale) for predict
+    # observation weights (``y | weights(w)``): row i's log-likelihood times weights[i]; None
+    # for an unweighted model
+    weights: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -77,6 +80,37 @@ def _check_finite(var: Variable, values: pd.Series, data: pd.DataFrame) -> None:
         f"'{var.name}' is not finite for {bad.sum()} of {len(arr)} rows "
         f"(first at row {_plain(data.index[first])}: {shown}){hint}"
     )
+
+
+def _rows_text(data: pd.DataFrame, mask: np.ndarray, values: np.ndarray) -> str:
+    shown = np.flatnonzero(mask)[:5]
+    listing = ", ".join(f"{_plain(data.index[i])} ({_plain(values[i])})" for i in shown)
+    return listing + (", ..." if mask.sum() > shown.size else "")
+
+
+def check_weights(var: Variable, values: pd.Series, data: pd.DataFrame) -> np.ndarray:
+    """Observation weights as floats: numeric, finite and >= 0, not all zero; otherwise a
+    :class:`DataError` naming the rows (by index label, with their values)."""
+    label = f"weights '{var.name}'"
+    fix = "fix or drop those rows (a weight of 0 removes a row from the likelihood)"
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise DataError(f"{label} must be numbers, but the column has dtype {values.dtype}; "
+                        "convert it with pd.to_numeric or pass a numeric column")
+    w = values.to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(w)
+    if bad.any():
+        raise DataError(f"{label} are not finite in {int(bad.sum())} of {w.size} rows (row "
+                        f"label (value): {_rows_text(data, bad, w)}); weights must be finite "
+                        f"numbers >= 0: {fix}")
+    negative = w < 0
+    if negative.any():
+        raise DataError(f"{label} are negative in {int(negative.sum())} of {w.size} rows (row "
+                        f"label (value): {_rows_text(data, negative, w)}); weights must be "
+                        f">= 0: {fix}")
+    if not (w > 0).any():
+        raise DataError(f"{label} are 0 in all {w.size} rows, so no row informs the model; "
+                        "at least one row needs a positive weight")
+    return w
 
 
 def _encode_binary(
@@ -168,8 +202,15 @@ def prepare_data(
     if response.failures is not None:
         response_names.add(response.failures.name)
     grouping = _grouping_names(terms)
+    weights_var = response.weights
+    weights: np.ndarray | None = None
     for name, var in terms.variables.items():
         values = evaluate_variable(var, data, state)
+        if weights_var is not None and name == weights_var.name:
+            weights = check_weights(var, values, data)
+            if not _used_by_model(terms, name):
+                frame[var.column] = values
+                continue
         if name in grouping:
             values = values.astype(str) if not isinstance(values.dtype, pd.CategoricalDtype) \
                 else values.cat.remove_unused_categories()
@@ -251,7 +292,19 @@ def prepare_data(
         n_input_rows=n_input,
         n_dropped=n_dropped,
         state=state,
+        weights=weights,
     )
+
+
+def _used_by_model(terms: ModelTerms, name: str) -> bool:
+    """Is variable ``name`` also a predictor, grouping factor, offset or response?"""
+    r = terms.response
+    names = {v for t in terms.fixed for v in t.variables} | _grouping_names(terms)
+    names |= {v for b in terms.groups for t in b.terms for v in t.variables}
+    names |= {v.name for v in terms.offsets} | {r.variable.name}
+    if r.failures is not None:
+        names.add(r.failures.name)
+    return name in names
 
 
 def block_text(block: Any) -> str:
@@ -259,4 +312,4 @@ def block_text(block: Any) -> str:
     return str(block.lme4())
 
 
-__all__ = ["PreparedData", "block_text", "prepare_data"]
+__all__ = ["PreparedData", "block_text", "check_weights", "prepare_data"]

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from hiermodel.data import PreparedData, prepare_data
-from hiermodel.errors import InternalError
+from hiermodel.errors import DataError, InternalError, did_you_mean
 from hiermodel.families import Family, get_family
-from hiermodel.formula import translate
+from hiermodel.formula import translate, with_weights
 from hiermodel.formula.distributional import AUX_LINKS, split_formulas
 from hiermodel.formula.terms import ModelTerms
 from hiermodel.priors import PriorSpec, as_prior_spec
@@ -153,6 +153,21 @@ def check_keywords(name: str, aux: Mapping[str, Any], function: Any) -> None:
                         f"(formulas for auxiliary parameters: {', '.join(AUX_LINKS)})")
 
 
+def weighted_formula(formula: str, data: pd.DataFrame, weights: str | None) -> str:
+    """``formula`` with the ``weights=`` column written into it (``y | weights(w) ~ ...``)."""
+    if weights is None:
+        return formula
+    if not isinstance(weights, str):
+        raise DataError(f"weights must be the name of a data column (a string), got "
+                        f"{type(weights).__name__}; e.g. weights=\"w\", or write "
+                        "'y | weights(w) ~ ...' in the formula")
+    if isinstance(data, pd.DataFrame) and weights not in data.columns:
+        hint = did_you_mean(weights, [str(c) for c in data.columns]) or "."
+        raise DataError(f"weights='{weights}': the data have no column '{weights}'{hint} "
+                        "Pass the name of a column of non-negative weights.")
+    return with_weights(formula, weights)
+
+
 def _resolve(design: ModelDesign, spec: PriorSpec) -> Any:
     """The prior table: the mean's slots under the response's scaling numbers, each
     auxiliary formula's slots under its own (link-scale) numbers, one table."""
@@ -199,10 +214,13 @@ def model(
     center_predictors: bool = True,
     parametrization: str | dict[str, str] = "auto",
     compress: bool | str = "auto",
+    weights: str | None = None,
     **aux: str | None,
 ) -> Model:
     """Translate, check and build a model without sampling it.
 
+    ``weights``: a data column of observation weights, the same as writing
+    ``y | weights(w) ~ ...`` (brms): each row's log-likelihood is multiplied by its weight.
     Keywords named after an auxiliary parameter give it its own one-sided formula
     (``sigma="~ Days"``, ``zi="~ mined"``); ``formula`` may also be a list
     ``["y ~ x", "sigma ~ x"]`` (see :mod:`hiermodel.formula.distributional`).
@@ -210,6 +228,10 @@ def model(
     from hiermodel.backend.graph import BuildOptions, build_graph
 
     check_keywords("model", aux, model)
+    if isinstance(formula, str):
+        formula = weighted_formula(formula, data, weights)
+    else:
+        formula = [weighted_formula(str(formula[0]), data, weights), *formula[1:]]
     terms, prepared, design = _design(formula, data, family, link, dropna, aux)
     spec = as_prior_spec(priors)
     table = _resolve(design, spec)
@@ -221,4 +243,5 @@ def model(
     return Model(terms, prepared, design, table, pymc_model, info, options, spec)
 
 
-__all__ = ["Model", "PriorSpec", "check_keywords", "default_priors", "model"]
+__all__ = ["Model", "PriorSpec", "check_keywords", "default_priors", "model",
+           "weighted_formula"]

@@ -3,7 +3,9 @@
 At random parameter points, the family's ``logpdf`` summed over the observations equals the
 observed log-density of the PyMC model (full data and, where the family has sufficient
 statistics, the compressed model), and the linear predictor that predict/LOO use equals the
-graph's. Exact identities: tolerances are floating-point round-off only.
+graph's. The same holds for weighted models (graph log-p = sum of weight x logpdf) and for
+every family's multiplicity compression. Exact identities: tolerances are floating-point
+round-off only.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import xarray as xr
 import hiermodel as hm
 from hiermodel.families import ALIASES, FAMILIES, Family
 from hiermodel.posterior.fitted import Fit
-from hiermodel.posterior.loglik import loglik_rows
+from hiermodel.posterior.loglik import auxiliary_draws, loglik_rows
 from hiermodel.posterior.prediction import linear_predictor
 
 N_POINTS = 3
@@ -53,6 +55,21 @@ COMPRESSED = [
     ("poisson", None, "count ~ h + offset(log(t)) + (1|g)"),
     ("poisson", None, "count ~ h + (1|g)"),
     ("lognormal", None, "pos ~ h + (1|g)"),
+]
+
+# Families without sufficient statistics (or links without them): exact compression by
+# multiplicity on data with repeated rows (every toy row three times).
+MULTIPLICITY = [
+    ("t", None, "y ~ x + (1|g)"),
+    ("gamma", None, "pos ~ h + (1|g)"),
+    ("beta", None, "prop ~ x + (1|g)"),
+    ("negativebinomial", None, "count ~ h + offset(log(t)) + (1|g)"),
+    ("hurdle_poisson", None, "zeros ~ h + (1|g)"),
+    ("gaussian", "log", "pos ~ x + (1|g)"),
+    ("zero_inflated_poisson", None, "zeros ~ x + offset(log(t)) + (1|g)"),
+    ("hurdle_negativebinomial", None, "zeros ~ x + (x|g)"),
+    ("cumulative", None, "rating ~ x + (1|g)"),
+    ("cumulative", "probit", "rating ~ x + h + (1|g)"),
 ]
 
 
@@ -154,11 +171,84 @@ def test_compressed_graph_density_equals_the_family_on_every_row(
                                rtol=1e-10, atol=1e-10)
 
 
-def test_families_without_sufficient_statistics_refuse_compress_true(toy: pd.DataFrame) -> None:
-    with pytest.raises(hm.BuildError, match=r"family 'gamma' .*has no per-cell sufficient"):
-        hm.model("pos ~ h + (1|g)", toy, family="gamma", compress=True)
-    with pytest.raises(hm.BuildError, match=r"family 'poisson' \(identity link\) needs the log"):
-        hm.model("count ~ h + (1|g)", toy, family="poisson", link="identity", compress=True)
+def _weighted_toy(toy: pd.DataFrame) -> pd.DataFrame:
+    """toy with positive weights, some zeros, some large (fixed seed)."""
+    rng = np.random.default_rng(7)
+    w = rng.uniform(0.2, 3.0, len(toy))
+    w[::17] = 0.0
+    return toy.assign(w=w)
+
+
+@pytest.mark.builds
+@pytest.mark.parametrize(("family", "link", "formula"), CASES,
+                         ids=[f"{f}-{lk or 'default'}-{i}" for i, (f, lk, _) in enumerate(CASES)])
+def test_weighted_graph_density_is_weight_times_the_family_logpdf(
+        toy: pd.DataFrame, family: str, link: str | None, formula: str) -> None:
+    data = _weighted_toy(toy)
+    lhs, rhs = formula.split("~")
+    model = hm.model(f"{lhs.strip()} | weights(w) ~{rhs}", data, family=family, link=link,
+                     compress=False)
+    assert model.prepared.weights is not None and not model.info.compressed
+    fit = _random_fit(model, seed=4)
+    design = model.design
+    raw = model.family.logpdf(design.y, linear_predictor(fit), auxiliary_draws(fit),
+                              design.trials)
+    expected = (data["w"].to_numpy() * raw).sum(axis=1)
+    rtol = 1e-7 if (family, link) == ("cumulative", "probit") else 1e-9
+    graph = _observed_logp(model, fit.points)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(graph, expected, rtol=rtol, atol=1e-8)
+    assert np.ptp(graph) > 1e-6
+    # the pointwise log-likelihood LOO uses is the weighted one
+    ours = loglik_rows(fit, np.arange(len(design.y)))
+    np.testing.assert_allclose(ours, data["w"].to_numpy() * raw, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.builds
+@pytest.mark.parametrize(("family", "link", "formula"), MULTIPLICITY,
+                         ids=[f"{f}-{lk or 'default'}-{i}"
+                              for i, (f, lk, _) in enumerate(MULTIPLICITY)])
+def test_multiplicity_compression_keeps_the_full_data_density(
+        toy: pd.DataFrame, family: str, link: str | None, formula: str) -> None:
+    repeated = toy.iloc[np.tile(np.arange(len(toy)), 3)].reset_index(drop=True)
+    full = hm.model(formula, repeated, family=family, link=link, compress=False)
+    auto = hm.model(formula, repeated, family=family, link=link, compress="auto")
+    cells = auto.info.cells
+    assert cells is not None and cells.weights is not None  # auto: <= 120 cells of 360 rows
+    assert cells.n_cells <= len(toy) and cells.weights.sum() == len(repeated)
+    assert np.all(cells.weights % 3 == 0)  # toy rows can coincide (counts ~ h + (1|g))
+    fit = _random_fit(auto, seed=6)
+    points = fit.points  # type: ignore[attr-defined]
+    ours = loglik_rows(fit, np.arange(len(repeated))).sum(axis=1)
+    rtol = 1e-7 if (family, link) == ("cumulative", "probit") else 1e-9
+    np.testing.assert_allclose(_observed_logp(auto, points), ours, rtol=rtol, atol=1e-8)
+    np.testing.assert_allclose(_observed_logp(auto, points), _observed_logp(full, points),
+                               rtol=rtol, atol=1e-8)
+    np.testing.assert_allclose(linear_predictor(fit)[:, cells.rows], _graph_eta(auto, points),
+                               rtol=1e-10, atol=1e-10)
+    # without repeated rows there is nothing to merge: auto does not compress
+    assert not hm.model(formula, toy, family=family, link=link).info.compressed
+
+
+@pytest.mark.builds
+@pytest.mark.parametrize(("family", "formula"), [
+    ("gaussian", "y ~ h + (1|g)"), ("poisson", "count ~ h + offset(log(t)) + (1|g)"),
+    ("binomial", "cbind(succ, fail) ~ h + (1|g)"), ("gamma", "pos ~ h + (1|g)")])
+def test_weighted_compression_merges_rows_and_adds_their_weights(
+        toy: pd.DataFrame, family: str, formula: str) -> None:
+    """Weighted fits compress by multiplicity, also for the families with sufficient
+    statistics; rows equal in everything but the weight share a cell (weights summed)."""
+    repeated = toy.iloc[np.tile(np.arange(len(toy)), 3)].reset_index(drop=True)
+    repeated["w"] = np.random.default_rng(2).integers(0, 4, len(repeated)).astype(float)
+    lhs, rhs = formula.split("~")
+    weighted = f"{lhs.strip()} | weights(w) ~{rhs}"
+    full = hm.model(weighted, repeated, family=family, compress=False)
+    packed = hm.model(weighted, repeated, family=family, compress=True)
+    cells = packed.info.cells
+    assert cells is not None and cells.weights is not None and cells.n_cells <= len(toy)
+    np.testing.assert_allclose(cells.weights, np.bincount(cells.inverse, repeated["w"]))
+    points = _random_fit(packed, seed=8).points  # type: ignore[attr-defined]
+    np.testing.assert_allclose(_observed_logp(packed, points), _observed_logp(full, points),
+                               rtol=1e-9, atol=1e-8)
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -290,6 +380,23 @@ def test_distributional_logpdf_equals_the_graph(toy: pd.DataFrame, family: str, 
 
 
 @pytest.mark.builds
+def test_distributional_models_compress_by_multiplicity(toy: pd.DataFrame) -> None:
+    """Rows with equal inputs of every formula and equal responses merge exactly, also when
+    sigma has its own formula (sufficient statistics with one sigma would not apply)."""
+    data = toy.assign(y=np.round(toy.y, 0))
+    full = hm.model("y ~ h + (1|g)", data, sigma="~ h", compress=False)
+    packed = hm.model("y ~ h + (1|g)", data, sigma="~ h", compress=True)
+    cells = packed.info.cells
+    assert cells is not None and cells.n_cells < len(data) / 2
+    point = full.pymc_model.initial_point()
+    for key in point:
+        point[key] = point[key] + 0.3
+    lp_full = full.pymc_model.compile_logp()(point)
+    lp_packed = packed.pymc_model.compile_logp()(point)
+    np.testing.assert_allclose(lp_packed, lp_full, rtol=1e-10)
+
+
+@pytest.mark.builds
 def test_distributional_predictions_use_the_rows_own_parameters(toy: pd.DataFrame) -> None:
     model = hm.model("zeros ~ x + (1|g)", toy, family="zero_inflated_poisson", zi="~ z")
     assert [r.term for r in model.prior_table.rows if r.term.startswith("zi_")] == [
@@ -322,5 +429,3 @@ def test_distributional_formula_errors(toy: pd.DataFrame) -> None:
         hm.fit("y ~ x", toy, draw=10)
     with pytest.raises(hm.FormulaError, match="two formulas for 'sigma'"):
         hm.model(["y ~ x", "sigma ~ x"], toy, sigma="~ h")
-    with pytest.raises(hm.BuildError, match="auxiliary parameters with their own formulas"):
-        hm.model("y ~ h", toy, sigma="~ h", compress=True)

@@ -6,7 +6,8 @@ automatic priors (:mod:`hiermodel.backend.design`); here we add what Bambi 0.17 
 * correlated group-level blocks — ``(x|g)`` gets an LKJ prior on the correlation matrix and a
   Cholesky non-centered (or centered MvNormal) parametrization, like lme4/brms;
 * a per-block centered / non-centered choice from how informative the data are per level;
-* exact data compression on the family's sufficient statistics (:mod:`hiermodel.families.cells`).
+* exact data compression on the family's sufficient statistics or by multiplicity
+  (:mod:`hiermodel.families.cells`).
 
 Variable names follow brms: ``Intercept_c`` (intercept at the predictor means, where its
 prior applies), ``Intercept``, ``b`` (dim ``coef``), ``sd_<g>`` (dim ``<g>__term``),
@@ -32,7 +33,7 @@ from hiermodel.backend.likelihoods import (
     inverse_link,
 )
 from hiermodel.errors import BuildError
-from hiermodel.families import FAMILIES, Cells
+from hiermodel.families import Cells
 from hiermodel.naming import coord_label, group_dims, safe
 
 log = logging.getLogger("hiermodel")
@@ -200,24 +201,19 @@ def choose_parametrization(
 
 
 def _should_compress(design: ModelDesign, requested: bool | str) -> Cells | None:
-    family = design.family
+    """Exact compression (families/cells.py): sufficient statistics when the family has them
+    and the fit is unweighted, else multiplicity cells; "auto" only when it halves the rows."""
     if requested is False:
         return None
-    problem = family.compression_problem()
-    if problem is None and design.components:
-        problem = "has auxiliary parameters with their own formulas (per-row values)"
-    if problem is not None:
-        if requested is True:
-            able = [name for name, cls in FAMILIES.items() if cls.compress_links]
-            raise BuildError(
-                f"exact compression is available for {', '.join(able)}; family "
-                f"'{family.name}' ({family.link} link) {problem} (use compress=False)"
-            )
-        return None
-    keys: list[np.ndarray] = [design.X]
+    keys: list[np.ndarray] = [design.X, *(c.X for c in design.components.values())]
     for b in design.blocks:
         keys.extend([b.index, b.Z])
-    cells = family.compress(keys, design.y, design.trials, design.offset)
+    weights = design.prepared.weights
+    if weights is None and design.components:
+        # auxiliary parameters vary by row, so per-cell sufficient statistics (one sigma per
+        # model) do not apply; unit weights ask for multiplicity cells, exact for any family
+        weights = np.ones(len(design.y))
+    cells = design.family.compress(keys, design.y, design.trials, design.offset, weights)
     if requested == "auto" and cells.n_cells > 0.5 * len(design.y):
         return None
     return cells
@@ -291,7 +287,7 @@ def build_graph(
         # unidentified apart when levels carry much data, and NUTS mixes slowly.
         population = Population(icpt, beta if X.shape[1] else None, list(design.x_names),
                                 x_mean, X) if design.has_intercept else None
-        etas: dict[str, Any] = {"": eta, **{c: _component_eta(comp, priors, n_rows)
+        etas: dict[str, Any] = {"": eta, **{c: _component_eta(comp, priors, n_rows, rows)
                                             for c, comp in design.components.items()}}
         for group, blocks in by_group.items():
             contributions, used = _group_effects(design, group, blocks, priors, options, info,
@@ -301,7 +297,7 @@ def build_graph(
             if used:
                 population = None
         eta = etas[""]
-        if design.offset is not None and (cells is None or not family.offset_as_exposure):
+        if design.offset is not None and (cells is None or cells.exposure_log is None):
             eta = eta + rows(design.offset)
         info.eta = eta
         aux = {a: vector_rv(a, [priors.get(a)]) for a in family.aux
@@ -311,13 +307,14 @@ def build_graph(
         if design.thresholds:
             aux["threshold"] = _thresholds(design, priors)
         if cells is None:
-            add_likelihood(family, eta, design.y, aux, design.trials, "obs")
+            add_likelihood(family, eta, design.y, aux, design.trials, "obs",
+                           design.prepared.weights)
         else:
             add_compressed_likelihood(family, eta, cells, aux)
     return model, info
 
 
-def _component_eta(comp: ComponentDesign, priors: Any, n_rows: int) -> Any:
+def _component_eta(comp: ComponentDesign, priors: Any, n_rows: int, rows: Any) -> Any:
     """Population-level part of an auxiliary parameter's linear predictor (RVs
     ``Intercept_<name>`` and ``b_<name>`` with dim ``coef_<name>``; not centered)."""
     eta: Any = pt.zeros(n_rows)
@@ -327,7 +324,7 @@ def _component_eta(comp: ComponentDesign, priors: Any, n_rows: int) -> Any:
     if comp.x_names:
         beta = vector_rv(f"b_{comp.name}", [priors.get("b", t) for t in comp.x_names],
                          dims=f"coef_{comp.name}")
-        eta = eta + pt.dot(comp.X, beta)
+        eta = eta + pt.dot(rows(comp.X), beta)
     return eta
 
 

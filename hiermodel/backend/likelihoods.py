@@ -1,5 +1,7 @@
 """The PyMC side of each family: the observed node on the linear predictor, for the full data
-or for compressed cells, looked up by the family's canonical name (``Family.name``).
+or for compressed cells, looked up by the family's canonical name (``Family.name``), and the
+weighted likelihood (``y | weights(w)``, multiplicity-compressed cells) built from the same
+distribution.
 
 The NumPy side of the same densities (used by LOO, leave-one-group-out and predictions) is the
 family class in :mod:`hiermodel.families`; a builds-tier test checks that both agree.
@@ -35,108 +37,145 @@ def inverse_link(link: str, eta: Any) -> Any:
     raise InternalError(f"link '{link}' has no PyTensor inverse")
 
 
-Observed = Callable[[Family, Any, np.ndarray, dict[str, Any], "np.ndarray | None", str], Any]
+# A family's likelihood on the linear predictor: (PyMC distribution class, its parameters,
+# the observed values as that distribution codes them). add_likelihood makes it the observed
+# node "y", or, with observation weights, a Potential of the weighted log-density.
+Likelihood = tuple[Any, dict[str, Any], np.ndarray]
+Observed = Callable[[Family, Any, np.ndarray, dict[str, Any], "np.ndarray | None"], Likelihood]
 Compressed = Callable[[Family, Any, Cells, dict[str, Any]], None]
 
 
 def _gaussian(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-              trials: np.ndarray | None, dims: str) -> Any:
-    return pm.Normal("y", mu=inverse_link(family.link, eta), sigma=aux["sigma"], observed=y,
-                     dims=dims)
+              trials: np.ndarray | None) -> Likelihood:
+    return pm.Normal, {"mu": inverse_link(family.link, eta), "sigma": aux["sigma"]}, y
 
 
 def _student_t(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-               trials: np.ndarray | None, dims: str) -> Any:
-    return pm.StudentT("y", nu=aux["nu"], mu=inverse_link(family.link, eta),
-                       sigma=aux["sigma"], observed=y, dims=dims)
+               trials: np.ndarray | None) -> Likelihood:
+    return pm.StudentT, {"nu": aux["nu"], "mu": inverse_link(family.link, eta),
+                         "sigma": aux["sigma"]}, y
 
 
 def _binomial(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-              trials: np.ndarray | None, dims: str) -> Any:
+              trials: np.ndarray | None) -> Likelihood:
     """Bernoulli rows without trials, binomial with them; logit on eta directly (stable)."""
     p: dict[str, Any] = ({"logit_p": eta} if family.link == "logit"
                          else {"p": inverse_link(family.link, eta)})
     if trials is None:
-        return pm.Bernoulli("y", **p, observed=y, dims=dims)
-    return pm.Binomial("y", n=trials, **p, observed=y, dims=dims)
+        return pm.Bernoulli, p, y
+    return pm.Binomial, {"n": trials, **p}, y
 
 
 def _poisson(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-             trials: np.ndarray | None, dims: str) -> Any:
-    return pm.Poisson("y", mu=inverse_link(family.link, eta), observed=y, dims=dims)
+             trials: np.ndarray | None) -> Likelihood:
+    return pm.Poisson, {"mu": inverse_link(family.link, eta)}, y
 
 
 def _negativebinomial(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-                      trials: np.ndarray | None, dims: str) -> Any:
-    return pm.NegativeBinomial("y", mu=inverse_link(family.link, eta), alpha=aux["alpha"],
-                               observed=y, dims=dims)
+                      trials: np.ndarray | None) -> Likelihood:
+    return pm.NegativeBinomial, {"mu": inverse_link(family.link, eta), "alpha": aux["alpha"]}, y
 
 
 def _gamma(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-           trials: np.ndarray | None, dims: str) -> Any:
+           trials: np.ndarray | None) -> Likelihood:
     mu = inverse_link(family.link, eta)
-    return pm.Gamma("y", alpha=aux["alpha"], beta=aux["alpha"] / mu, observed=y, dims=dims)
+    return pm.Gamma, {"alpha": aux["alpha"], "beta": aux["alpha"] / mu}, y
 
 
 def _beta(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-          trials: np.ndarray | None, dims: str) -> Any:
+          trials: np.ndarray | None) -> Likelihood:
     mu = inverse_link(family.link, eta)
-    return pm.Beta("y", alpha=mu * aux["phi"], beta=(1 - mu) * aux["phi"], observed=y,
-                   dims=dims)
+    return pm.Beta, {"alpha": mu * aux["phi"], "beta": (1 - mu) * aux["phi"]}, y
 
 
 def _lognormal(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-               trials: np.ndarray | None, dims: str) -> Any:
-    return pm.LogNormal("y", mu=eta, sigma=aux["sigma"], observed=y, dims=dims)
+               trials: np.ndarray | None) -> Likelihood:
+    return pm.LogNormal, {"mu": eta, "sigma": aux["sigma"]}, y
 
 
 def _zero_inflated(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-                   trials: np.ndarray | None, dims: str) -> Any:
+                   trials: np.ndarray | None) -> Likelihood:
     """PyMC's psi is the probability of the count part: psi = 1 - zi."""
     mu = pt.exp(eta)
     if "alpha" in aux:
-        return pm.ZeroInflatedNegativeBinomial("y", psi=1 - aux["zi"], mu=mu, alpha=aux["alpha"],
-                                               observed=y, dims=dims)
-    return pm.ZeroInflatedPoisson("y", psi=1 - aux["zi"], mu=mu, observed=y, dims=dims)
+        return pm.ZeroInflatedNegativeBinomial, {"psi": 1 - aux["zi"], "mu": mu,
+                                                 "alpha": aux["alpha"]}, y
+    return pm.ZeroInflatedPoisson, {"psi": 1 - aux["zi"], "mu": mu}, y
+
+
+def _hurdle_nb_logp(value: Any, mu: Any, hu: Any, alpha: Any) -> Any:
+    count = pm.logp(pm.NegativeBinomial.dist(mu=mu, alpha=alpha), value)
+    log0 = alpha * (pt.log(alpha) - pt.log(alpha + mu))
+    return pt.switch(pt.eq(value, 0), pt.log(hu), pt.log1p(-hu) + count - pt.log1mexp(log0))
+
+
+def _hurdle_nb_random(mu: Any, hu: Any, alpha: Any, rng: Any = None, size: Any = None) -> Any:
+    from hiermodel.families import get_family
+
+    shape = size if size is not None else np.shape(mu)
+    eta = np.log(np.broadcast_to(mu, shape))
+    draws = get_family("hurdle_negativebinomial").simulate(
+        rng, eta, {"hu": np.asarray(hu), "alpha": np.asarray(alpha)})
+    return draws.astype("int64")
+
+
+class HurdleNB:
+    """The hurdle negative binomial as a PyMC ``CustomDist`` with the interface of a PyMC
+    distribution class: ``HurdleNB("y", mu=, hu=, alpha=, observed=)`` and ``.dist(...)``."""
+
+    def __new__(cls, name: str, *, mu: Any, hu: Any, alpha: Any, **kwargs: Any) -> Any:
+        return pm.CustomDist(name, mu, hu, alpha, logp=_hurdle_nb_logp,
+                             random=_hurdle_nb_random, dtype="int64", **kwargs)
+
+    @staticmethod
+    def dist(*, mu: Any, hu: Any, alpha: Any) -> Any:
+        return pm.CustomDist.dist(mu, hu, alpha, logp=_hurdle_nb_logp,
+                                  random=_hurdle_nb_random, dtype="int64")
 
 
 def _hurdle(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-            trials: np.ndarray | None, dims: str) -> Any:
-    """P(0) = hu; positive counts from the zero-truncated count distribution.
+            trials: np.ndarray | None) -> Likelihood:
+    """PyMC's psi is the probability of a positive count: psi = 1 - hu.
 
-    The negative binomial is written out rather than PyMC's HurdleNegativeBinomial, whose
-    truncation goes through the NB log-CDF (a scan): the same density, 3.6-7x cheaper per
-    log-p + gradient call and 2.6-5x faster to compile (benchmarks/hurdle_likelihood.py, two
-    runs); for the Poisson PyMC's own is as fast or faster (the written-out form was 0.7x).
-    tests/test_families.py checks both against ``family.logpdf``."""
-    if "alpha" not in aux:  # PyMC's own is faster for the Poisson (no scan in its log-CDF)
-        return pm.HurdlePoisson("y", psi=1 - aux["hu"], mu=pt.exp(eta), observed=y, dims=dims)
-    params = [pt.exp(eta), aux["hu"], aux["alpha"]]
-
-    def logp(value: Any, mu: Any, hu: Any, alpha: Any) -> Any:
-        count = pm.logp(pm.NegativeBinomial.dist(mu=mu, alpha=alpha), value)
-        log0 = alpha * (pt.log(alpha) - pt.log(alpha + mu))
-        return pt.switch(pt.eq(value, 0), pt.log(hu), pt.log1p(-hu) + count - pt.log1mexp(log0))
-
-    def random(mu: Any, hu: Any, alpha: Any, rng: Any = None, size: Any = None) -> Any:
-        shape = size if size is not None else np.shape(mu)
-        eta_draws = np.log(np.broadcast_to(mu, shape))
-        aux_draws = {"hu": np.asarray(hu), "alpha": np.asarray(alpha)}
-        return family.simulate(rng, eta_draws, aux_draws).astype("int64")
-
-    return pm.CustomDist("y", *params, logp=logp, random=random, observed=y, dims=dims,
-                         dtype="int64")
+    The negative binomial is written out (:class:`HurdleNB`) rather than PyMC's
+    HurdleNegativeBinomial, whose truncation goes through the NB log-CDF (a scan): the same
+    density, 3.6-7x cheaper per log-p + gradient call and 2.6-5x faster to compile
+    (benchmarks/hurdle_likelihood.py, two runs); for the Poisson PyMC's own is as fast or
+    faster (the written-out form was 0.7x). tests/test_families.py checks both against
+    ``family.logpdf``."""
+    mu = pt.exp(eta)
+    if "alpha" in aux:
+        return HurdleNB, {"mu": mu, "hu": aux["hu"], "alpha": aux["alpha"]}, y
+    return pm.HurdlePoisson, {"psi": 1 - aux["hu"], "mu": mu}, y
 
 
 def _cumulative(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-                trials: np.ndarray | None, dims: str) -> Any:
+                trials: np.ndarray | None) -> Likelihood:
     """Categories coded 1..K by the data stage; PyMC's ordered likelihoods count from 0."""
     codes = np.asarray(y, dtype="int64") - 1
     if family.link == "logit":
-        return pm.OrderedLogistic("y", eta=eta, cutpoints=aux["threshold"], observed=codes,
-                                  dims=dims, compute_p=False)
-    return pm.OrderedProbit("y", eta=eta, cutpoints=aux["threshold"], sigma=1.0,
-                            observed=codes, dims=dims, compute_p=False)
+        return pm.OrderedLogistic, {"eta": eta, "cutpoints": aux["threshold"]}, codes
+    return pm.OrderedProbit, {"eta": eta, "cutpoints": aux["threshold"], "sigma": 1.0}, codes
+
+
+def _node(likelihood: Likelihood, dims: str) -> Any:
+    """The observed node ``y`` of a likelihood (unweighted)."""
+    cls, params, value = likelihood
+    extra = {"compute_p": False} if cls in (pm.OrderedLogistic, pm.OrderedProbit) else {}
+    return cls("y", **params, observed=value, dims=dims, **extra)
+
+
+def _weighted(likelihood: Likelihood, weights: np.ndarray) -> Any:
+    """brms's weighted likelihood: sum_i w_i log p(y_i | ...) as the Potential ``y_weighted``
+    (no observed node: prior predictive draws come from the unweighted graph, see
+    ``sampling.prior_predictive``). A zero weight contributes 0 even where log p is -inf."""
+    cls, params, value = likelihood
+    dist = cls.dist(**params)
+    value = np.asarray(value).astype(dist.type.dtype)
+    w = np.asarray(weights, dtype=float)
+    logp = pm.logp(dist, value)
+    terms = w * logp if np.all(w > 0) else pt.switch(w > 0, w * logp, 0.0)
+    return pm.Potential("y_weighted", pt.sum(terms))
 
 
 def _gaussian_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]) -> None:
@@ -149,7 +188,7 @@ def _gaussian_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any])
 
 
 def _binomial_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]) -> None:
-    _binomial(family, eta, cells.y, aux, cells.trials, "obs")
+    _node(_binomial(family, eta, cells.y, aux, cells.trials), "obs")
     pm.Potential("y_constant", pt.as_tensor_variable(cells.constant))
 
 
@@ -187,18 +226,31 @@ COMPRESSED: dict[str, Compressed] = {
 
 
 def add_likelihood(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-                   trials: np.ndarray | None, dims: str) -> Any:
-    """The observed node ``y`` for ``family`` with linear predictor ``eta``."""
+                   trials: np.ndarray | None, dims: str,
+                   weights: np.ndarray | None = None) -> Any:
+    """The likelihood of ``family`` with linear predictor ``eta``: the observed node ``y``, or
+    with observation ``weights`` the Potential ``y_weighted`` (each row's log-density times
+    its weight)."""
     try:
         build = OBSERVED[family.name]
     except KeyError:
         raise InternalError(f"family '{family.name}' has no PyMC likelihood") from None
-    return build(family, eta, y, aux, trials, dims)
+    likelihood = build(family, eta, y, aux, trials)
+    if weights is None:
+        return _node(likelihood, dims)
+    if len(weights) != len(y):
+        raise InternalError(f"{len(weights)} weights for {len(y)} likelihood rows")
+    return _weighted(likelihood, weights)
 
 
 def add_compressed_likelihood(family: Family, eta: Any, cells: Cells,
                               aux: dict[str, Any]) -> None:
-    """The observed node on compressed cells plus the constant that restores full-data log-p."""
+    """The likelihood on compressed cells: multiplicity cells (any family) as the weighted
+    likelihood of one row per cell, sufficient-statistic cells through ``COMPRESSED`` with
+    the constant that restores full-data log-p."""
+    if cells.weights is not None:
+        add_likelihood(family, eta, cells.y, aux, cells.trials, "obs", cells.weights)
+        return
     try:
         build = COMPRESSED[family.name]
     except KeyError:

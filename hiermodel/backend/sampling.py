@@ -6,6 +6,7 @@ import importlib.util
 import logging
 import time
 import warnings
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -156,14 +157,20 @@ def sample(
 
 
 def prior_predictive(model: Model, draws: int = 500, seed: int | None = None) -> Any:
-    """Prior predictive draws of the response (uncompressed graph), as InferenceData."""
+    """Prior predictive draws of the response (uncompressed graph), as InferenceData.
+
+    Observation weights scale the likelihood, not the data-generating process: the graph is
+    built without them, so it has the observed node ``y`` to draw from."""
     import pymc as pm
 
     from hiermodel.backend.graph import BuildOptions, build_graph
 
     options = BuildOptions(center_predictors=model.options.center_predictors,
                            parametrization=model.options.parametrization, compress=False)
-    graph, _ = build_graph(model.design, model.prior_table, options)
+    design = model.design
+    if design.prepared.weights is not None:
+        design = replace(design, prepared=replace(design.prepared, weights=None))
+    graph, _ = build_graph(design, model.prior_table, options)
     with graph, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*BLAS.*")
         idata = pm.sample_prior_predictive(draws=draws, random_seed=seed)

@@ -43,6 +43,7 @@ from hiermodel.backend.design import evaluate_recipes
 from hiermodel.backend.sampling import prior_draws
 from hiermodel.comparison.variants import group_x_columns, variant_kind
 from hiermodel.errors import CompareError
+from hiermodel.families import weighted_loglik
 from hiermodel.posterior.loglik import DEFAULT_CHUNK, chunk_rows, n_draws
 from hiermodel.posterior.prediction import auxiliary_draws
 
@@ -146,11 +147,14 @@ class NewGroupPredictor:
 def held_out_density(predictor: NewGroupPredictor, rows: pd.DataFrame, y: np.ndarray,
                      trials: np.ndarray | None, group_seed: int,
                      chunk: int | None = DEFAULT_CHUNK,
-                     b_prior: np.ndarray | None = None) -> dict[str, float]:
+                     b_prior: np.ndarray | None = None,
+                     weights: np.ndarray | None = None) -> dict[str, float]:
     """Joint and pointwise log predictive density of one held-out group's rows.
 
     ``b_prior`` (draws, group columns): prior draws of the group's coefficients for an
     unpooled variant (:meth:`NewGroupPredictor.prior_draws`); drawn here when not given.
+    ``weights``: the rows' observation weights of a weighted fit; each row's log density is
+    multiplied by its weight (brms's weighted log-likelihood, as in PSIS-LOO).
     """
     fit = predictor.fit
     if predictor.kind == "unpooled" and b_prior is None:
@@ -167,6 +171,7 @@ def held_out_density(predictor: NewGroupPredictor, rows: pd.DataFrame, y: np.nda
         t = None if trials is None else trials[start:start + chunk]
         ll = fit.model.family.logpdf(np.asarray(y[start:start + chunk], dtype=float), eta,
                                      aux, t)
+        ll = weighted_loglik(ll, None if weights is None else weights[start:start + chunk])
         s = ll.shape[0]
         pointwise += float(np.sum(logsumexp(ll, axis=0) - np.log(s)))
         total = ll.sum(axis=1) if total is None else total + ll.sum(axis=1)
@@ -238,12 +243,13 @@ def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np
                         mode: str | bool = "auto", seed: int | None = None,
                         chunk: int | None = DEFAULT_CHUNK,
                         progress: Callable[[str], None] | None = None,
-                        keep_fits: bool = False, folds: int | None = None) -> LogoResult:
+                        keep_fits: bool = False, folds: int | None = None,
+                        weights: np.ndarray | None = None) -> LogoResult:
     """Refit every variant without each fold of groups and score the held-out groups.
 
-    ``data`` is positionally indexed and aligned with ``labels`` (group label per row), ``y``
-    and ``trials`` (the response as the models see it). ``refit(name, formula, train, fold)``
-    returns a :class:`~hiermodel.posterior.fitted.Fit`.
+    ``data`` is positionally indexed and aligned with ``labels`` (group label per row), ``y``,
+    ``trials`` and ``weights`` (the response and observation weights as the models see
+    them). ``refit(name, formula, train, fold)`` returns a :class:`~hiermodel.posterior.fitted.Fit`.
     """
     labels = np.asarray(labels).astype(str)
     sizes = pd.Series(labels).value_counts(sort=False)
@@ -290,7 +296,8 @@ def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np
                 try:
                     rec = held_out_density(predictor, data.iloc[pos], y[pos],
                                            None if trials is None else trials[pos], group_seed,
-                                           chunk, None if b_prior is None else b_prior[j])
+                                           chunk, None if b_prior is None else b_prior[j],
+                                           None if weights is None else weights[pos])
                 except CompareError:
                     raise
                 except Exception as exc:

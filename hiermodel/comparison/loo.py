@@ -170,8 +170,9 @@ def distinct_rows(fit: Fit) -> tuple[np.ndarray, np.ndarray]:
     """(representative row per distinct observation, inverse index (N,)).
 
     Two observations are the same for LOO when they are in the same compressed cell (same
-    predictors, group levels, offset) and have the same response, trials and offset. Without
-    compression every row is distinct.
+    predictors, group levels, offset) and have the same response, trials, offset and weight
+    (a weighted fit's pointwise log-likelihood is weight x log p). Without compression every
+    row is distinct.
     """
     design = fit.model.design
     n = len(design.y)
@@ -184,6 +185,8 @@ def distinct_rows(fit: Fit) -> tuple[np.ndarray, np.ndarray]:
         keys["trials"] = np.asarray(design.trials, dtype=float)
     if design.offset is not None:
         keys["offset"] = np.asarray(design.offset, dtype=float)
+    if fit.model.prepared.weights is not None:
+        keys["weight"] = np.asarray(fit.model.prepared.weights, dtype=float)
     codes, uniques = pd.MultiIndex.from_frame(keys).factorize()
     codes = np.asarray(codes)
     first = np.full(len(uniques), n, dtype=np.int64)

@@ -380,7 +380,8 @@ def _leave_groups_out(inputs: _Inputs, fits: dict[str, Fit], kinds: dict[str, st
         logo_result = leave_one_group_out(
             formulas, inputs.data, per_group.labels, inputs.group_cols, y, trials, refit,
             max_groups=logo_max_groups, mode=mode, seed=sampling.logo_seed, chunk=chunk,
-            progress=say, keep_fits=keep_logo_fits, folds=logo_folds)
+            progress=say, keep_fits=keep_logo_fits, folds=logo_folds,
+            weights=fits["hierarchical"].model.prepared.weights)
     return _Logo(result=logo_result, skipped=logo_skipped, warnings=warnings)
 
 

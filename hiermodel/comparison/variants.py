@@ -41,11 +41,13 @@ def _translate(formula: str, data: pd.DataFrame | None) -> ModelTerms:
 
 
 def response_text(terms: ModelTerms) -> str:
-    """The left-hand side as lme4 text (``log(y + 0.1)``, ``cbind(s, f)``)."""
+    """The left-hand side as lme4 text (``log(y + 0.1)``, ``cbind(s, f)``), with its weights
+    (``y | weights(w)``) so that every variant is weighted alike."""
     resp = terms.response
+    text = resp.variable.name
     if resp.kind == "cbind" and resp.failures is not None:
-        return f"cbind({resp.variable.name}, {resp.failures.name})"
-    return resp.variable.name
+        text = f"cbind({resp.variable.name}, {resp.failures.name})"
+    return text if resp.weights is None else f"{text} | weights({resp.weights.name})"
 
 
 def _offset_text(terms: ModelTerms) -> list[str]:

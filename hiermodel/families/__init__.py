@@ -11,7 +11,7 @@ import numpy as np
 
 from hiermodel.errors import FamilyError, did_you_mean
 from hiermodel.families.base import Family
-from hiermodel.families.cells import Cells, cell_keys
+from hiermodel.families.cells import Cells, cell_keys, multiplicity_cells, weighted_loglik
 from hiermodel.families.continuous import Beta, Gamma, Gaussian, Lognormal, StudentT
 from hiermodel.families.counts import (
     HurdleNegativeBinomial,
@@ -74,4 +74,4 @@ def check_response(
 
 
 __all__ = ["ALIASES", "FAMILIES", "Cells", "Family", "cell_keys", "check_response",
-           "get_family", "threshold_names"]
+           "get_family", "multiplicity_cells", "threshold_names", "weighted_loglik"]

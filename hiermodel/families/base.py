@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from hiermodel.errors import FamilyError, InternalError
-from hiermodel.families.cells import Cells, cell_keys
+from hiermodel.families.cells import Cells, cell_keys, multiplicity_cells
 from hiermodel.families.links import inverse_link
 
 Aux = Mapping[str, np.ndarray]
@@ -98,7 +98,8 @@ class Family(ABC):
 
     # -- compression ----------------------------------------------------------------------------
     def compression_problem(self) -> str | None:
-        """Why this family/link cannot be compressed exactly, or None when it can."""
+        """Why this family/link has no sufficient statistics for a cell, or None when it has
+        (every family still compresses exactly by multiplicity, see :meth:`compress`)."""
         if not self.compress_links:
             return "has no per-cell sufficient statistics"
         if self.link not in self.compress_links:
@@ -106,18 +107,30 @@ class Family(ABC):
         return None
 
     def compress(self, key_columns: list[np.ndarray], y: np.ndarray,
-                 trials: np.ndarray | None, offset: np.ndarray | None) -> Cells:
-        """Group observations by identical model inputs and compute sufficient statistics."""
-        problem = self.compression_problem()
-        if problem is not None:
-            raise InternalError(f"compress() called for family '{self.name}', which {problem}")
+                 trials: np.ndarray | None, offset: np.ndarray | None,
+                 weights: np.ndarray | None = None) -> Cells:
+        """Group observations by identical model inputs: sufficient statistics when the family
+        has them and the fit is unweighted, else multiplicity cells (identical inputs and
+        response, :func:`~hiermodel.families.cells.multiplicity_cells`).
+
+        Weighted fits always use multiplicity cells, even for the families with sufficient
+        statistics: folding weights into binomial/poisson statistics would make successes and
+        counts non-integer, which PyMC's discrete likelihoods cast to integers, and one rule
+        for all weighted fits keeps them simple. Rows with equal inputs and response but
+        different weights still share a cell (their weights add up)."""
+        y = np.asarray(y, dtype=float)
         keys = list(key_columns)
-        if offset is not None and not self.offset_as_exposure:
+        sufficient = weights is None and self.compression_problem() is None
+        if offset is not None and not (sufficient and self.offset_as_exposure):
             keys.append(offset)
-        if not keys:
-            keys = [np.zeros(len(y))]
+        if sufficient:
+            rows, inverse = cell_keys(keys or [np.zeros(len(y))])
+            return self.cell_statistics(rows, inverse, y, trials, offset)
+        keys.append(y)
+        if trials is not None:
+            keys.append(trials)
         rows, inverse = cell_keys(keys)
-        return self.cell_statistics(rows, inverse, np.asarray(y, dtype=float), trials, offset)
+        return multiplicity_cells(rows, inverse, y, trials, weights)
 
     def cell_statistics(self, rows: np.ndarray, inverse: np.ndarray, y: np.ndarray,
                         trials: np.ndarray | None, offset: np.ndarray | None) -> Cells:

@@ -1,10 +1,16 @@
 """Exact data compression: unique design rows ("cells") and their sufficient statistics.
 
 Rows that share every model input (population-level columns, group levels and group-level
-columns, offset) share a linear predictor. A family that has sufficient statistics for such a
-cell (see ``Family.cell_statistics``) lets the backend fit on cells instead of rows; the
-compressed likelihood differs from the full one by a constant, which is kept so that log-p is
-identical at every point (tests check this).
+columns, offset) share a linear predictor. Two kinds of cells, both exact:
+
+* **sufficient statistics** (gaussian/lognormal identity, binomial/bernoulli, poisson log; see
+  ``Family.cell_statistics``): all rows of a cell, whatever their responses, become one
+  likelihood term; the compressed likelihood differs from the full one by a constant, which is
+  kept so that log-p is identical at every point (tests check this);
+* **multiplicity** (any family, and every weighted fit, see :func:`multiplicity_cells`): rows
+  that also share the response (and trials) have the same log-likelihood, so each such cell is
+  one row of the family's likelihood with weight = the summed weights of its rows (their count
+  when the model is unweighted), through the weighted likelihood of ``y | weights(w)``.
 """
 
 from __future__ import annotations
@@ -26,10 +32,22 @@ class Cells:
     exposure_log: np.ndarray | None  # poisson: log of summed exp(offset)
     ss_within: float  # gaussian: total within-cell sum of squares
     constant: float  # log-p of the full data minus log-p of the compressed likelihood
+    # multiplicity cells: each cell's likelihood weight (summed row weights, or the row count
+    # of an unweighted model); None for sufficient-statistic cells
+    weights: np.ndarray | None = None
 
     @property
     def n_cells(self) -> int:
         return int(self.count.size)
+
+    @property
+    def method(self) -> str:
+        """How the cells stand for the rows, for summaries."""
+        if self.weights is None:
+            return "sufficient statistics"
+        if np.array_equal(self.weights, self.count):
+            return "identical rows merged, each cell weighted by its row count"
+        return "identical rows merged, each cell weighted by its rows' summed weights"
 
 
 def cell_keys(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -39,4 +57,29 @@ def cell_keys(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return first, inverse.reshape(-1)
 
 
-__all__ = ["Cells", "cell_keys"]
+def multiplicity_cells(rows: np.ndarray, inverse: np.ndarray, y: np.ndarray,
+                       trials: np.ndarray | None, weights: np.ndarray | None) -> Cells:
+    """Cells of rows with identical inputs *and* response (and trials): one likelihood row
+    each, weighted by the summed row weights (the multiplicity when ``weights`` is None).
+
+    Exact for every family: sum_i w_i log p(y_i | eta_i) over the rows of a cell is
+    (sum_i w_i) log p(y_c | eta_c) because all its rows have the same y and eta."""
+    n_cells = rows.size
+    count = np.bincount(inverse, minlength=n_cells).astype(float)
+    cell_weights = count if weights is None else np.bincount(
+        inverse, weights=np.asarray(weights, dtype=float), minlength=n_cells)
+    return Cells(rows, inverse, count, np.asarray(y, dtype=float)[rows],
+                 None if trials is None else np.asarray(trials, dtype=float)[rows],
+                 None, 0.0, 0.0, weights=cell_weights)
+
+
+def weighted_loglik(loglik: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """brms's weighted pointwise log-likelihood: weight x log p(y_i | theta) per row (rows on
+    the last axis); a zero weight gives 0 even where log p is -inf. ``weights`` None: as is."""
+    if weights is None:
+        return loglik
+    w = np.asarray(weights, dtype=float)
+    return np.where(w > 0, w * loglik, 0.0)
+
+
+__all__ = ["Cells", "cell_keys", "multiplicity_cells", "weighted_loglik"]

@@ -5,6 +5,7 @@
 such as ``log(maize_yield + 0.1)`` on data.
 """
 
+from hiermodel.formula.addition import with_weights
 from hiermodel.formula.ast import Formula, deparse
 from hiermodel.formula.evaluate import (
     SUPPORTED_FUNCTIONS,
@@ -31,4 +32,5 @@ __all__ = [
     "parse",
     "parse_expression",
     "translate",
+    "with_weights",
 ]

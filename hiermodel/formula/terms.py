@@ -75,12 +75,14 @@ class GroupBlock:
 
 @dataclass(frozen=True)
 class Response:
-    """The left-hand side: one variable, or ``cbind(successes, failures)``."""
+    """The left-hand side: one variable, or ``cbind(successes, failures)``, optionally with
+    observation weights (``y | weights(w)``, brms syntax)."""
 
     kind: Literal["single", "cbind"]
     variable: Variable  # the response, or the successes for cbind
     failures: Variable | None = None
     trials_column: str | None = None  # safe column with successes + failures, for cbind
+    weights: Variable | None = None  # each row's log-likelihood is multiplied by its weight
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ class ModelTerms:
                          f"{r.failures.name} trials (binomial)")
         else:
             lines.append(f"response:  {r.variable.name}")
+        if r.weights is not None:
+            lines.append(f"weights:   {r.weights.name} (each row's log-likelihood times its "
+                         "weight)")
         fixed = (["(Intercept)"] if self.intercept else []) + [t.name for t in self.fixed]
         lines.append("fixed:     " + (", ".join(fixed) if fixed else "(none)"))
         if self.offsets:

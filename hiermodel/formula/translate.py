@@ -7,7 +7,8 @@ group-level syntax on top of it:
 * ``(x || g)`` -> independent blocks ``(1 | g) + (0 + x | g)``;
 * ``(1 | a/b)`` -> ``(1 | a) + (1 | a:b)`` (nesting); ``(1 | a:b)`` groups by the combination;
 * ``cbind(s, f) ~ ...`` -> binomial successes ``s`` out of ``s + f`` trials;
-* ``offset(v)`` -> a fixed offset on the linear predictor.
+* ``offset(v)`` -> a fixed offset on the linear predictor;
+* ``y | weights(w) ~ ...`` -> observation weights (brms syntax, see ``addition.py``).
 
 The result names the Bambi formula that the build stage hands to Bambi, with every variable
 expression materialised as a "safe" column so formulae sees plain identifiers.
@@ -18,9 +19,10 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hiermodel.errors import FormulaError, did_you_mean
+from hiermodel.formula.addition import weights_argument
 from hiermodel.formula.ast import (
     BinOp,
     Call,
@@ -374,6 +376,12 @@ class _Translator:
             raise FormulaError(
                 "formula has no response; write it as 'response ~ predictors'", self.text, 0
             )
+        if isinstance(lhs, BinOp) and lhs.op == "|":  # y | weights(w)
+            if isinstance(lhs.left, BinOp) and lhs.left.op == "|":
+                raise self.error("the left of '~' takes one addition term: write "
+                                 "'y | weights(w) ~ ...'", lhs)
+            weights = self.variable(weights_argument(lhs.right, self.text))
+            return replace(self.response(lhs.left), weights=weights)
         if isinstance(lhs, Call) and lhs.func == "cbind":
             if len(lhs.args) != 2:
                 raise self.error(

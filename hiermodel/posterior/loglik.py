@@ -7,6 +7,11 @@ processed in chunks sized by a byte budget: by default as many rows as keep one
 8,000 rows at 500 draws; the evaluation holds a few such arrays at once). This holds whether
 or not the fit used exact compression: the likelihood is always evaluated per original
 observation, never per compressed cell.
+
+A weighted fit (``y | weights(w)``) has brms's weighted pointwise log-likelihood,
+``w_i * log p(y_i | theta_s)``: the term each row contributes to the log-density that was
+sampled, so PSIS-LOO and leave-one-group-out score the model that was fitted (a row of weight
+0 scores 0; LOO of a weighted fit estimates the weighted elpd).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hiermodel.errors import DataError
+from hiermodel.families import weighted_loglik
 
 if TYPE_CHECKING:
     from hiermodel.posterior.fitted import Fit
@@ -41,13 +47,16 @@ def chunk_rows(draws: int, chunk: int | None = DEFAULT_CHUNK) -> int:
 
 
 def loglik_rows(fit: Fit, rows: np.ndarray) -> np.ndarray:
-    """log p(y_i | theta_s) for training rows ``rows``: array (draws, len(rows))."""
+    """log p(y_i | theta_s) for training rows ``rows``: array (draws, len(rows)); times the
+    row's weight for a weighted fit."""
     from hiermodel.posterior.prediction import auxiliary_draws, linear_predictor
 
     design = fit.model.design
     eta = linear_predictor(fit, rows=rows)
     trials = None if design.trials is None else design.trials[rows]
-    return fit.model.family.logpdf(design.y[rows], eta, auxiliary_draws(fit, rows=rows), trials)
+    ll = fit.model.family.logpdf(design.y[rows], eta, auxiliary_draws(fit, rows=rows), trials)
+    weights = fit.model.prepared.weights
+    return weighted_loglik(ll, None if weights is None else weights[rows])
 
 
 def iter_loglik(fit: Fit, chunk: int | None = DEFAULT_CHUNK,

@@ -143,6 +143,11 @@ class Summary:
         dropped = f" ({prepared.n_dropped} rows with missing values dropped)" \
             if prepared.n_dropped else ""
         lines.append(f"    Data: {prepared.n} observations{dropped}")
+        w_var = model.terms.response.weights
+        if prepared.weights is not None and w_var is not None:
+            lines.append(f" Weights: {w_var.name} (weighted fit: each "
+                         "row's log-likelihood times its weight; total weight "
+                         f"{prepared.weights.sum():.6g})")
         spec = model.prior_spec
         tmpl = spec.template if isinstance(spec.template, str) else getattr(
             spec.template, "name", str(spec.template))
@@ -182,7 +187,7 @@ class Summary:
             lines.append("Parametrization: " + "; ".join(notes))
         if info.cells is not None:
             lines.append(f"Compression: exact, {prepared.n} rows -> {info.cells.n_cells} cells "
-                         "(sufficient statistics; compress=False to turn off)")
+                         f"({info.cells.method}; compress=False to turn off)")
         if info.centered:
             lines.append("Predictors centered while sampling; (Intercept) reported uncentered")
         if s.get("backend_reason") and s.get("backend_reason") != "requested":

@@ -269,7 +269,8 @@ def run_compare(spec: Spec | str | Path, out: str | Path | None = None,
         fit_options["cores"] = s.cores
     with spec.located("[compare]"):
         comparison = compare(
-            m.formula, frame, family=m.family, link=m.link, priors=spec.prior_spec(),
+            spec.weighted_formula(), frame, family=m.family, link=m.link,
+            priors=spec.prior_spec(),
             variants=dict(c.variants) or None, group=c.group, effect=c.effect,
             draws=s.draws, tune=s.tune, chains=s.chains, seed=s.seed, backend=s.backend,
             logo=c.logo, logo_max_groups=c.logo_max_groups, logo_folds=c.logo_folds,

@@ -84,6 +84,19 @@ def parse_spec(text: str, file: str | Path = "spec.toml", label: str | None = No
     return _Parser(label, file, base, text).parse(raw)
 
 
+def _has_addition_term(formula: str) -> bool:
+    """Does the formula's left side have a ``| weights(...)`` part (False if it does not
+    parse: that error is reported on its own)?"""
+    from hiermodel.formula import parse
+    from hiermodel.formula.ast import BinOp
+
+    try:
+        lhs = parse(formula).lhs
+    except FormulaError:
+        return False
+    return isinstance(lhs, BinOp) and lhs.op == "|"
+
+
 def _show(value: Any) -> str:
     """A TOML-looking rendering of a value for messages: 'text', true, 3, [..], {table}."""
     if isinstance(value, bool):
@@ -327,11 +340,15 @@ class _Parser:
             else:
                 self.fail(w, f"compress must be true, false or 'auto', got {_show(value)}")
         aux = self.aux_formulas(f"{w[:-1]}.aux]", t.get("aux"), family, link, formula)
+        weights = self.string(w, t, "weights")
         if formula is None:
             return None
+        if weights is not None and _has_addition_term(formula):
+            self.fail(w, f"weights = {_show(weights)}, but the formula already has weights on "
+                      f"its left side ('{formula.split('~')[0].strip()}'); keep one of them")
         return ModelSpec(formula=formula, family=family, link=link, dropna=dropna,
                          center_predictors=center, parametrization=param, compress=compress,
-                         aux=aux)
+                         weights=weights, aux=aux)
 
     def aux_formulas(self, w: str, value: Any, family: str, link: str | None,
                      formula: str | None) -> tuple[tuple[str, str], ...]:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("path", "dataset", "dataset_args", "filter", "derive", "types"),
     "model": ("formula", "family", "link", "dropna", "center_predictors", "parametrization",
-              "compress", "aux"),
+              "compress", "weights", "aux"),
     "priors": ("template", "template_table", "override"),
     "sampler": ("draws", "tune", "chains", "seed", "backend", "target_accept", "cores"),
     "compare": ("variants", "group", "effect", "logo", "logo_max_groups", "logo_folds",
@@ -91,6 +91,7 @@ class ModelSpec:
     center_predictors: bool = True
     parametrization: str | tuple[tuple[str, str], ...] = "auto"
     compress: bool | str = "auto"
+    weights: str | None = None  # column of observation weights (as y | weights(w) ~ ...)
     aux: tuple[tuple[str, str], ...] = ()  # [model.aux]: parameter -> one-sided formula
 
     def parametrization_arg(self) -> str | dict[str, str]:
@@ -214,7 +215,8 @@ class Spec:
                 "center_predictors": m.center_predictors,
                 "parametrization": m.parametrization_arg(),
                 "compress": m.compress,
-                # only when present, so specs without one keep their hashes (and runs)
+                # only when set, so that the hash of every other spec stays as it was
+                **({"weights": m.weights} if m.weights is not None else {}),
                 **({"aux": dict(m.aux)} if m.aux else {}),
             },
             "priors": {
@@ -267,7 +269,15 @@ class Spec:
         return {"family": m.family, "link": m.link, "priors": self.prior_spec(),
                 "dropna": m.dropna, "center_predictors": m.center_predictors,
                 "parametrization": m.parametrization_arg(), "compress": m.compress,
-                **dict(m.aux)}
+                "weights": m.weights, **dict(m.aux)}
+
+    def weighted_formula(self) -> str:
+        """The formula with ``[model] weights`` written into it (``y | weights(w) ~ ...``),
+        for callers that take a formula only (compare)."""
+        from hiermodel.formula import with_weights
+
+        m = self.model
+        return m.formula if m.weights is None else with_weights(m.formula, m.weights)
 
     def sampler_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :meth:`Model.fit` (draws, tune, chains, seed, ...)."""
@@ -331,6 +341,9 @@ class Spec:
                 raise SpecError(text) from exc
             raise SpecError(f"{self.label}: {where}: {text}") from exc
         except (DataError, BuildError) as exc:
+            if where == "[model]" and self.model.weights is not None \
+                    and str(exc).startswith("weights"):
+                where = "[model] weights"  # the weights column is missing or has bad values
             raise SpecError(f"{self.label}: {where}: {exc}") from exc
 
 
