@@ -26,8 +26,8 @@ import hiermodel as hm
 from hiermodel.comparison.logo import NewGroupPredictor, held_out_density
 from hiermodel.comparison.loo import distinct_rows, loo
 from hiermodel.comparison.variants import derive_variants
-from hiermodel.posterior.loglik import auxiliary_draws, log_likelihood
-from hiermodel.posterior.prediction import linear_predictor
+from hiermodel.posterior.loglik import log_likelihood
+from hiermodel.posterior.prediction import auxiliary_draws, linear_predictor
 from hiermodel.spec import load_spec
 
 # Like-for-like graphs: the same value variables whatever the row counts (no predictor
