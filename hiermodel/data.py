@@ -18,7 +18,7 @@ import pandas as pd
 
 from hiermodel.errors import DataError, FamilyError
 from hiermodel.families import Family, check_response
-from hiermodel.formula import evaluate_variable
+from hiermodel.formula import evaluate_columns, evaluate_variable
 from hiermodel.formula.terms import ModelTerms, Variable
 
 log = logging.getLogger("hiermodel")
@@ -34,7 +34,8 @@ class PreparedData:
     response_levels: tuple[str, str] | None = None  # (failure, success) for a two-level response
     n_input_rows: int = 0
     n_dropped: int = 0
-    state: dict[str, Any] = field(default_factory=dict)  # stateful transforms (scale) for predict
+    # stateful transforms for predict: scale()'s mean/SD, poly()/bs()/ns()'s fitted basis
+    state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -135,6 +136,10 @@ def prepare_data(
         response_names.add(response.failures.name)
     grouping = _grouping_names(terms)
     for name, var in terms.variables.items():
+        if var.basis is not None:  # poly()/bs()/ns(): k numeric columns, basis fitted here
+            for column, values in evaluate_columns(var, data, state).items():
+                frame[column] = values
+            continue
         values = evaluate_variable(var, data, state)
         if name in grouping:
             values = values.astype(str) if not isinstance(values.dtype, pd.CategoricalDtype) \

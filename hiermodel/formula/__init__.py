@@ -8,6 +8,7 @@ such as ``log(maize_yield + 0.1)`` on data.
 from hiermodel.formula.ast import Formula, deparse
 from hiermodel.formula.evaluate import (
     SUPPORTED_FUNCTIONS,
+    evaluate_columns,
     evaluate_expression,
     evaluate_text,
     evaluate_variable,
@@ -25,6 +26,7 @@ __all__ = [
     "Term",
     "Variable",
     "deparse",
+    "evaluate_columns",
     "evaluate_expression",
     "evaluate_text",
     "evaluate_variable",
