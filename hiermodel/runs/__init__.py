@@ -47,7 +47,6 @@ from hiermodel.runs.store import (
 )
 from hiermodel.runs.stored import RunFit, StoredSummary, load_run, rebuild_model, stored_spec
 
-
 __all__ = [
     "MANIFEST",
     "REQUIRED_FILES",

@@ -13,7 +13,6 @@ import pandas as pd
 from hiermodel.errors import HiermodelError, RunError
 from hiermodel.posterior.fitted import Fit
 from hiermodel.runs.store import (
-    MANIFEST,
     PROB,
     REQUIRED_FILES,
     data_hash,
