@@ -107,7 +107,7 @@ class _Translator:
                         f"{expr.func}() makes several columns, so it must be a term by itself "
                         f"(e.g. y ~ {expr.func}(x, 3) + z or {expr.func}(x, 3):z), not part of "
                         "another expression", expr)
-                self._check_calls(basis_argument(expr), top=False)
+                self._check_calls(self._basis_argument(expr), top=False)
                 return  # the other arguments are options, read by basis_spec
             if expr.func not in SUPPORTED_FUNCTIONS and expr.func not in ("cbind", "offset"):
                 raise self.error(
@@ -163,9 +163,15 @@ class _Translator:
         self.variables[display] = var
         return var
 
+    def _basis_argument(self, expr: Call) -> Expr:
+        try:
+            return basis_argument(expr)
+        except FormulaError as err:
+            raise self.error(err.message, expr) from None
+
     def _basis_variable(self, expr: Call, display: str) -> Variable:
         spec = basis_spec(expr, self.text)
-        sources = self._check_names(basis_argument(expr))
+        sources = self._check_names(self._basis_argument(expr))
         self.used_columns.update(sources)
         taken = self._taken()
         prefix = self._safe_column(display)
