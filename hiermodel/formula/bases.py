@@ -77,6 +77,20 @@ class BasisSpec:
         """R's model-matrix names: ``poly(x, 2)1``, ``poly(x, 2)2``."""
         return tuple(f"{self.call}{j}" for j in range(1, self.n_columns + 1))
 
+    def note(self) -> str:
+        """What the call builds, for ``translate()``'s notes."""
+        k = f"{self.n_columns} column{'s' if self.n_columns != 1 else ''}"
+        if self.kind == "poly" and self.raw:
+            return f"{self.call}: raw powers of degree 1 to {self.degree} ({k})"
+        what, fitted = {
+            "poly": (f"orthogonal polynomial of degree {self.degree} (R's stats::poly)",
+                     "coefficients"),
+            "bs": (f"degree-{self.degree} B-spline (R's splines::bs)", "knots"),
+            "ns": ("natural cubic spline (R's splines::ns)", "knots"),
+        }[self.kind]
+        return (f"{self.call}: {what}, {k}; its {fitted} come from the fitting data and are "
+                "reused for predictions")
+
     def fit(self, x: np.ndarray) -> FittedBasis:
         """The basis parameters from the training values ``x`` (finite numbers)."""
         x = np.asarray(x, dtype=float)

@@ -181,18 +181,7 @@ class _Translator:
         var = Variable(name=display, column=prefix, expr=expr, source_columns=sources,
                        span=expr.span, basis=spec, columns=tuple(columns))
         self.variables[display] = var
-        k = f"{spec.n_columns} column{'s' if spec.n_columns != 1 else ''}"
-        if spec.kind == "poly" and spec.raw:
-            self.notes.append(f"{display}: raw powers of degree 1 to {spec.degree} ({k})")
-        else:
-            what, fitted = {
-                "poly": (f"orthogonal polynomial of degree {spec.degree} (R's stats::poly)",
-                         "coefficients"),
-                "bs": (f"degree-{spec.degree} B-spline (R's splines::bs)", "knots"),
-                "ns": ("natural cubic spline (R's splines::ns)", "knots"),
-            }[spec.kind]
-            self.notes.append(f"{display}: {what}, {k}; its {fitted} come from the fitting data "
-                              "and are reused for predictions")
+        self.notes.append(spec.note())
         return var
 
     def _taken(self) -> set[str]:
