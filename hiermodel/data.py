@@ -18,7 +18,7 @@ import pandas as pd
 
 from hiermodel.errors import DataError, FamilyError
 from hiermodel.families import Family, check_response
-from hiermodel.formula import evaluate_variable
+from hiermodel.formula import evaluate_columns, evaluate_variable
 from hiermodel.formula.terms import ModelTerms, Variable
 
 log = logging.getLogger("hiermodel")
@@ -35,7 +35,8 @@ class PreparedData:
     response_levels: tuple[str, ...] | None = None
     n_input_rows: int = 0
     n_dropped: int = 0
-    state: dict[str, Any] = field(default_factory=dict)  # stateful transforms (scale) for predict
+    # stateful transforms for predict: scale()'s mean/SD, poly()/bs()/ns()'s fitted basis
+    state: dict[str, Any] = field(default_factory=dict)
     # observation weights (``y | weights(w)``): row i's log-likelihood times weights[i]; None
     # for an unweighted model
     weights: np.ndarray | None = None
@@ -205,6 +206,10 @@ def prepare_data(
     weights_var = response.weights
     weights: np.ndarray | None = None
     for name, var in terms.variables.items():
+        if var.basis is not None:  # poly()/bs()/ns(): k numeric columns, basis fitted here
+            for column, values in evaluate_columns(var, data, state).items():
+                frame[column] = values
+            continue
         values = evaluate_variable(var, data, state)
         if weights_var is not None and name == weights_var.name:
             weights = check_weights(var, values, data)

@@ -60,13 +60,14 @@ ERRORS = [
      "formula is empty; write it as 'response ~ predictors', e.g. 'y ~ x + (1|g)'"),
     ("y ~ logg(x)",
      "unknown function 'logg'; did you mean 'log' or 'log2' or 'log1p'? Supported: I, abs, "
-     "as.factor, as.numeric, exp, factor, log, log10, log1p, log2, scale, sqrt\n"
+     "as.factor, as.numeric, bs, exp, factor, log, log10, log1p, log2, ns, poly, scale, sqrt\n"
      "  y ~ logg(x)\n"
      "      ^^^^^^^"),
-    ("y ~ poly(x, 2)",
-     "poly() (orthogonal polynomials) is not supported; use x + I(x^2) or scale(x)\n"
-     "  y ~ poly(x, 2)\n"
-     "      ^^^^^^^^^^"),
+    ("y ~ s(x)",
+     "s() smooths are not supported (that is mgcv syntax); use ns(x, df = 4) or bs(x, df = 5) "
+     "for a regression spline\n"
+     "  y ~ s(x)\n"
+     "      ^^^^"),
     ("y ~ 2 + x",
      "a number in a formula must be 0 or 1 (intercept), got 2; use I(2 * x) for arithmetic\n"
      "  y ~ 2 + x\n"

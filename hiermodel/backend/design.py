@@ -154,7 +154,9 @@ def add_component(design: ModelDesign, name: str, link: str, prepared: PreparedD
 
 
 def _display_map(terms: ModelTerms) -> dict[str, str]:
-    return {v.column: v.name for v in terms.variables.values()}
+    """safe column -> lme4 name (a basis column: ``hm_poly_x_2_1`` -> ``poly(x, 2)1``)."""
+    return {c: n for v in terms.variables.values()
+            for c, n in zip(v.design_columns, v.column_names, strict=True)}
 
 
 def lme4_label(label: str, col_to_name: dict[str, str]) -> str:
@@ -280,11 +282,12 @@ def _block_design(
         data = data.reshape(len(index), -1)
         # lme4: with no intercept in the block, a categorical first term gets full dummy coding
         # ((0 + f | g) estimates one effect per level). formulae drops the reference level.
-        variables = block.terms[i - (1 if block.intercept else 0)].variables
+        owner = block.bambi_owners[i] if block.bambi_owners else i - int(block.intercept)
+        variables = block.terms[owner].variables
+        first_var = prepared.terms.variables[variables[0]]
         var_cols = [prepared.terms.variables[v].column for v in variables]
-        is_cat = len(var_cols) == 1 and not pd.api.types.is_numeric_dtype(
-            prepared.frame[var_cols[0]]
-        )
+        is_cat = (len(var_cols) == 1 and first_var.basis is None
+                  and not pd.api.types.is_numeric_dtype(prepared.frame[var_cols[0]]))
         if not block.intercept and i == 0 and is_cat:
             data, term_labels, term_recipes = _full_dummies(
                 prepared.frame[var_cols[0]], variables[0], var_cols[0]

@@ -9,6 +9,7 @@ from hiermodel.formula.addition import with_weights
 from hiermodel.formula.ast import Formula, deparse
 from hiermodel.formula.evaluate import (
     SUPPORTED_FUNCTIONS,
+    evaluate_columns,
     evaluate_expression,
     evaluate_text,
     evaluate_variable,
@@ -26,6 +27,7 @@ __all__ = [
     "Term",
     "Variable",
     "deparse",
+    "evaluate_columns",
     "evaluate_expression",
     "evaluate_text",
     "evaluate_variable",

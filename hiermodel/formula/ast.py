@@ -62,13 +62,23 @@ class Paren:
 
 
 @dataclass(frozen=True)
+class Named:
+    """A named function argument: ``degree = 2`` in ``poly(x, degree = 2)``. Only a
+    :class:`Call` argument; the value is an option of the function, never data."""
+
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
 class Dot:
     """``.``: every column not otherwise used."""
 
     span: Span
 
 
-Expr = Union[Name, Number, Call, BinOp, Unary, Paren, Dot]  # noqa: UP007 (recursive alias)
+Expr = Union[Name, Number, Call, BinOp, Unary, Paren, Dot, Named]  # noqa: UP007 (recursive alias)
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,8 @@ def deparse(expr: Expr) -> str:
         return f"{expr.func}({', '.join(deparse(a) for a in expr.args)})"
     if isinstance(expr, Paren):
         return f"({deparse(expr.expr)})"
+    if isinstance(expr, Named):
+        return f"{_name_text(expr.name)} = {deparse(expr.value)}"
     if isinstance(expr, Unary):
         return f"{expr.op}{deparse(expr.operand)}"
     if isinstance(expr, BinOp):
@@ -111,7 +123,8 @@ def deparse(expr: Expr) -> str:
 
 
 def names_in(expr: Expr) -> list[Name]:
-    """Every :class:`Name` in ``expr``, left to right (duplicates kept)."""
+    """Every :class:`Name` in ``expr``, left to right (duplicates kept). Named arguments
+    (``raw = TRUE``) are function options, not data, and are skipped."""
     if isinstance(expr, Name):
         return [expr]
     if isinstance(expr, Call):

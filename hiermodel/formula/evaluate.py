@@ -5,7 +5,9 @@ Supports the transformations lme4 users write inline: arithmetic (``+ - * / ^``)
 by the n-1 SD), ``factor``/``as.factor``, ``as.numeric`` and ``I()``.
 
 Stateful transforms (``scale``) remember their training mean and SD in ``state`` so that
-predictions on new data use the same centring, like formulae/patsy stateful transforms.
+predictions on new data use the same centring, like formulae/patsy stateful transforms. Basis
+variables (``poly``, ``bs``, ``ns``; :func:`evaluate_columns`) keep their fitted basis there the
+same way, under ``basis:<call>``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 
 from hiermodel.errors import DataError, did_you_mean
 from hiermodel.formula.ast import BinOp, Call, Dot, Expr, Name, Number, Paren, Unary, deparse
+from hiermodel.formula.bases import basis_argument
 from hiermodel.formula.terms import Variable
 
 # function name -> number of arguments
@@ -152,6 +155,30 @@ def evaluate_expression(expr: Expr, data: pd.DataFrame, state: dict[str, Any] | 
 def evaluate_variable(var: Variable, data: pd.DataFrame, state: dict[str, Any]) -> pd.Series:
     """Materialise ``var`` on ``data``; missing columns and non-numeric inputs are DataErrors."""
     return evaluate_expression(var.expr, data, state, name=var.column)
+
+
+def evaluate_columns(var: Variable, data: pd.DataFrame, state: dict[str, Any]
+                     ) -> dict[str, pd.Series]:
+    """Every design column of ``var`` on ``data``, by safe column name: one for a plain
+    variable, k for a basis. The first call fits the basis (training data) into ``state``;
+    later calls with that state (new data) reuse it."""
+    if var.basis is None:
+        return {var.column: evaluate_variable(var, data, state)}
+    if not isinstance(var.expr, Call):  # pragma: no cover - built by the translator
+        raise TypeError(f"basis variable {var.name!r} is not a call")
+    inner = basis_argument(var.expr)
+    x = _numeric(evaluate_expression(inner, data, state), var.name)
+    arr = np.asarray(x, dtype=float)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = data.index[int(np.flatnonzero(bad)[0])]
+        raise DataError(f"'{var.name}': {deparse(inner)} is not finite for {int(bad.sum())} of "
+                        f"{arr.size} rows (first at row {first!r}); a basis needs finite numbers")
+    key = f"basis:{var.name}"
+    if key not in state:
+        state[key] = var.basis.fit(arr)
+    Z = state[key].evaluate(arr)
+    return {c: pd.Series(Z[:, j], index=data.index, name=c) for j, c in enumerate(var.columns)}
 
 
 def evaluate_text(text: str, data: pd.DataFrame) -> pd.Series:

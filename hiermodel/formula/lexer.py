@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from hiermodel.errors import FormulaError
 
 # Longest first, so '||' wins over '|'.
-OPERATORS = ("%in%", "||", "~", "+", "-", "*", "/", ":", "^", "|", "(", ")", ",")
+OPERATORS = ("%in%", "||", "~", "+", "-", "*", "/", ":", "^", "|", "(", ")", ",", "=")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,9 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token("DOT" if word == "." else "NAME", word, i, j))
             i = j
             continue
+        if text.startswith("==", i):
+            raise FormulaError("'==' is not supported in formulas; compute the comparison as "
+                               "a column first", text, i, 2)
         for op in OPERATORS:
             if text.startswith(op, i):
                 tokens.append(Token("OP", op, i, i + len(op)))
@@ -85,8 +88,6 @@ def tokenize(text: str) -> list[Token]:
             hint = ""
             if ch in "\"'":
                 hint = "; quote column names with backquotes: `my column`"
-            elif ch == "=":
-                hint = "; a formula has one '~' and no '='"
             raise FormulaError(f"unexpected character '{ch}'{hint}", text, i)
     tokens.append(Token("END", "", n, n))
     return tokens

@@ -8,7 +8,18 @@ Operator precedence follows R (``?Syntax``), lowest first: ``~``; ``|`` ``||``; 
 from __future__ import annotations
 
 from hiermodel.errors import FormulaError
-from hiermodel.formula.ast import BinOp, Call, Dot, Expr, Formula, Name, Number, Paren, Unary
+from hiermodel.formula.ast import (
+    BinOp,
+    Call,
+    Dot,
+    Expr,
+    Formula,
+    Name,
+    Named,
+    Number,
+    Paren,
+    Unary,
+)
 from hiermodel.formula.lexer import Token, tokenize
 
 _LEVELS: tuple[tuple[str, ...], ...] = (("|", "||"), ("+", "-"), ("*", "/"), ("%in%",), (":",))
@@ -69,6 +80,9 @@ class _Parser:
             return self.error("formula ends unexpectedly")
         if tok.text == ")":
             return self.error("unmatched ')'")
+        if tok.text == "=":
+            return self.error("'=' only names a function argument, e.g. poly(x, degree = 2); a "
+                              "formula has one '~'")
         if tok.kind in ("NAME", "NUMBER", "DOT") or tok.text == "(":
             return self.error(
                 f"unexpected '{tok.text}'; join terms with '+' (or ':' for an interaction)"
@@ -143,7 +157,7 @@ class _Parser:
             while True:
                 if self.tok.kind == "END":
                     raise self.error("'(' is never closed; add ')'", open_tok)
-                args.append(self.binary(0))
+                args.append(self.argument())
                 if self.at(","):
                     self.advance()
                     continue
@@ -154,6 +168,19 @@ class _Parser:
             raise self.unexpected()
         close = self.advance()
         return Call(name.text, tuple(args), (name.start, close.end))
+
+
+    def argument(self) -> Expr:
+        """One call argument: an expression, or ``name = expression``."""
+        nxt = self.tokens[self.pos + 1] if self.pos + 1 < len(self.tokens) else None
+        if self.tok.kind == "NAME" and nxt is not None and nxt.kind == "OP" and nxt.text == "=":
+            name = self.advance()
+            eq = self.advance()
+            if self.tok.kind == "END" or self.at(")", ","):
+                raise self.error(f"expected a value after '{name.text} ='", eq)
+            value = self.binary(0)
+            return Named(name.text, value, (name.start, _end(value)))
+        return self.binary(0)
 
 
 def _start(expr: Expr) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from hiermodel.formula.ast import Expr
+from hiermodel.formula.bases import BasisSpec
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,10 @@ class Variable:
     ``"factor(cyl)"``); ``column`` is the safe column name the data stage materialises and the
     Bambi formula refers to (equal to ``name`` for a plain, identifier-like column).
     ``source_columns`` are the data columns the expression reads.
+
+    A basis call (``poly(x, 2)``, ``bs(x, df = 4)``, ``ns(x, 3)``) is one variable with
+    several design columns: ``basis`` holds its arguments and ``columns`` the safe column of
+    each basis column (``column`` is then only their common prefix, never materialised).
     """
 
     name: str
@@ -29,6 +34,18 @@ class Variable:
     source_columns: tuple[str, ...]
     categorical: bool = False  # factor()/as.factor() force categorical coding
     span: tuple[int, int] = (0, 0)  # [start, end) character offsets in the formula
+    basis: BasisSpec | None = None
+    columns: tuple[str, ...] = ()  # the basis columns' safe names, for a basis variable
+
+    @property
+    def design_columns(self) -> tuple[str, ...]:
+        """The safe columns the data stage materialises for this variable."""
+        return self.columns if self.basis is not None else (self.column,)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """lme4/R display name of each design column (``poly(x, 2)1``, ``poly(x, 2)2``)."""
+        return self.basis.column_names() if self.basis is not None else (self.name,)
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,9 @@ class GroupBlock:
     correlated: bool
     span: tuple[int, int] = (0, 0)
     bambi_names: tuple[str, ...] = ()  # Bambi's term names, e.g. ("1|Subject", "Days|Subject")
+    # per Bambi term, the index of its term in ``terms`` (-1: the intercept); a basis term
+    # (poly(x, 2)) is one Bambi term per basis column
+    bambi_owners: tuple[int, ...] = ()
 
     @property
     def group(self) -> str:
@@ -124,9 +144,10 @@ class ModelTerms:
                         else "independent")
                 lines.append(f"  ({b.lme4()})  {kind}")
         lines.append(f"bambi:     {self.bambi_formula}")
-        derived = [v for v in self.variables.values() if v.column != v.name]
+        derived = [(c, n) for v in self.variables.values()
+                   for c, n in zip(v.design_columns, v.column_names, strict=True) if c != n]
         if derived:
-            lines.append("columns:   " + ", ".join(f"{v.column} = {v.name}" for v in derived))
+            lines.append("columns:   " + ", ".join(f"{c} = {n}" for c, n in derived))
         for note in self.notes:
             lines.append(f"note:      {note}")
         return "\n".join(lines)

@@ -9,6 +9,8 @@ group-level syntax on top of it:
 * ``cbind(s, f) ~ ...`` -> binomial successes ``s`` out of ``s + f`` trials;
 * ``offset(v)`` -> a fixed offset on the linear predictor;
 * ``y | weights(w) ~ ...`` -> observation weights (brms syntax, see ``addition.py``).
+* ``poly(x, 2)``, ``bs(x, df = 4)``, ``ns(x, 3)`` -> one variable with several columns
+  (R's bases, :mod:`~hiermodel.formula.bases`), one Bambi term per column.
 
 The result names the Bambi formula that the build stage hands to Bambi, with every variable
 expression materialised as a "safe" column so formulae sees plain identifiers.
@@ -16,6 +18,7 @@ expression materialised as a "safe" column so formulae sees plain identifiers.
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import re
 from collections.abc import Sequence
@@ -30,24 +33,25 @@ from hiermodel.formula.ast import (
     Expr,
     Formula,
     Name,
+    Named,
     Number,
     Paren,
     Unary,
     deparse,
     names_in,
 )
+from hiermodel.formula.bases import BASIS_FUNCTIONS, basis_argument, basis_spec
 from hiermodel.formula.evaluate import SUPPORTED_FUNCTIONS
 from hiermodel.formula.parser import parse
 from hiermodel.formula.terms import GroupBlock, ModelTerms, Response, Term, Variable
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# Functions of splines/polynomials that lme4 users write but hiermodel cannot reproduce exactly.
+# Smooths that lme4 users write but hiermodel cannot reproduce exactly.
 _UNSUPPORTED = {
-    "poly": "poly() (orthogonal polynomials) is not supported; use x + I(x^2) or scale(x)",
-    "ns": "ns() splines are not supported",
-    "bs": "bs() splines are not supported",
-    "s": "s() smooths are not supported (that is mgcv syntax)",
+    "s": "s() smooths are not supported (that is mgcv syntax); use ns(x, df = 4) or "
+         "bs(x, df = 5) for a regression spline",
 }
+_KNOWN = sorted({*SUPPORTED_FUNCTIONS, *BASIS_FUNCTIONS})
 
 
 @dataclass
@@ -99,13 +103,23 @@ class _Translator:
                 raise self.error(_UNSUPPORTED[expr.func], expr)
             if expr.func in ("cbind", "offset") and not top:
                 raise self.error(f"{expr.func}() cannot be nested inside an expression", expr)
+            if expr.func in BASIS_FUNCTIONS:
+                if not top:
+                    raise self.error(
+                        f"{expr.func}() makes several columns, so it must be a term by itself "
+                        f"(e.g. y ~ {expr.func}(x, 3) + z or {expr.func}(x, 3):z), not part of "
+                        "another expression", expr)
+                self._check_calls(self._basis_argument(expr), top=False)
+                return  # the other arguments are options, read by basis_spec
             if expr.func not in SUPPORTED_FUNCTIONS and expr.func not in ("cbind", "offset"):
                 raise self.error(
                     f"unknown function '{expr.func}'"
-                    f"{did_you_mean(expr.func, sorted(SUPPORTED_FUNCTIONS))} Supported: "
-                    + ", ".join(sorted(SUPPORTED_FUNCTIONS)),
+                    f"{did_you_mean(expr.func, _KNOWN)} Supported: " + ", ".join(_KNOWN),
                     expr,
                 )
+            named = [a for a in expr.args if isinstance(a, Named)]
+            if named:
+                raise self.error(f"{expr.func}() has no argument '{named[0].name}'", named[0])
             n_args = SUPPORTED_FUNCTIONS.get(expr.func)
             if n_args is not None and len(expr.args) != n_args:
                 raise self.error(
@@ -135,6 +149,8 @@ class _Translator:
         display = deparse(expr)
         if display in self.variables:
             return self.variables[display]
+        if isinstance(expr, Call) and expr.func in BASIS_FUNCTIONS:
+            return self._basis_variable(expr, display)
         sources = self._check_names(expr)
         self.used_columns.update(sources)
         categorical = isinstance(expr, Call) and expr.func in ("factor", "as.factor")
@@ -149,6 +165,31 @@ class _Translator:
         self.variables[display] = var
         return var
 
+    def _basis_argument(self, expr: Call) -> Expr:
+        try:
+            return basis_argument(expr)
+        except FormulaError as err:
+            raise self.error(err.message, expr) from None
+
+    def _basis_variable(self, expr: Call, display: str) -> Variable:
+        spec = basis_spec(expr, self.text)
+        sources = self._check_names(self._basis_argument(expr))
+        self.used_columns.update(sources)
+        taken = self._taken()
+        prefix = self._safe_column(display)
+        while any(f"{prefix}_{j}" in taken for j in range(1, spec.n_columns + 1)):
+            prefix += "_"
+        columns = [f"{prefix}_{j}" for j in range(1, spec.n_columns + 1)]
+        var = Variable(name=display, column=prefix, expr=expr, source_columns=sources,
+                       span=expr.span, basis=spec, columns=tuple(columns))
+        self.variables[display] = var
+        self.notes.append(spec.note())
+        return var
+
+    def _taken(self) -> set[str]:
+        return {c for v in self.variables.values() for c in (v.column, *v.columns)
+                } | self.reserved
+
     def _safe_column(self, display: str) -> str:
         if _IDENT.match(display) and not keyword.iskeyword(display) and not display.startswith(
             "hm_"
@@ -157,7 +198,7 @@ class _Translator:
         else:
             column = "hm_" + (re.sub(r"[^A-Za-z0-9]+", "_", display).strip("_") or "v")
         base, i = column, 1
-        taken = {v.column for v in self.variables.values()} | self.reserved
+        taken = self._taken()
         while column in taken:
             i += 1
             column = f"{base}_{i}"
@@ -183,6 +224,9 @@ class _Translator:
         if isinstance(expr, Call) and expr.func == "offset":
             if len(expr.args) != 1:
                 raise self.error(f"offset() takes 1 argument, got {len(expr.args)}", expr)
+            if isinstance(expr.args[0], Call) and expr.args[0].func in BASIS_FUNCTIONS:
+                raise self.error(f"an offset is one column; {expr.args[0].func}() makes several",
+                                 expr.args[0])
             var = self.variable(expr.args[0])
             return _TermSet(offsets=[var.name])
         if isinstance(expr, Call) and expr.func == "cbind":
@@ -408,6 +452,9 @@ class _Translator:
             )
         if isinstance(lhs, Number):
             raise self.error("the response must be a variable, not a number", lhs)
+        if isinstance(lhs, Call) and lhs.func in BASIS_FUNCTIONS:
+            raise self.error(f"{lhs.func}() makes predictor columns; it cannot be the response",
+                             lhs)
         return Response("single", self.variable(lhs))
 
     # -- everything ---------------------------------------------------------------------------
@@ -442,7 +489,7 @@ class _Translator:
                         self.text, start, max(1, end - start),
                     )
                 seen[key] = block
-        col = {v.name: v.column for v in self.variables.values()}
+        col = {v.name: v.design_columns for v in self.variables.values()}
         blocks = tuple(_with_bambi_names(b, col) for b in rhs.blocks)
         offsets = tuple(self.variables[name] for name in rhs.offsets)
         if offsets:
@@ -503,26 +550,39 @@ def _by_degree(terms: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     return sorted(terms, key=len)
 
 
-def _with_bambi_names(block: GroupBlock, col: dict[str, str]) -> GroupBlock:
-    group = ":".join(col[f] for f in block.factor)
-    names = (["1|" + group] if block.intercept else []) + [
-        ":".join(col[v] for v in t.variables) + "|" + group for t in block.terms
-    ]
+Columns = dict[str, tuple[str, ...]]  # display name -> safe design column(s)
+
+
+def _bambi_terms(term: Term, col: Columns) -> list[str]:
+    """The Bambi terms of one lme4 term: one per combination of its variables' columns
+    (a basis variable has several), the first variable varying fastest as in R."""
+    parts = [col[v] for v in term.variables]
+    return [":".join(reversed(combo)) for combo in itertools.product(*reversed(parts))]
+
+
+def _with_bambi_names(block: GroupBlock, col: Columns) -> GroupBlock:
+    group = ":".join(c for f in block.factor for c in col[f])
+    names = ["1|" + group] if block.intercept else []
+    owners = [-1] if block.intercept else []
+    for i, t in enumerate(block.terms):
+        for expanded in _bambi_terms(t, col):
+            names.append(expanded + "|" + group)
+            owners.append(i)
     return GroupBlock(block.intercept, block.terms, block.factor, block.correlated, block.span,
-                      tuple(names))
+                      tuple(names), tuple(owners))
 
 
 def _bambi_formula(response: Response, intercept: bool, fixed: tuple[Term, ...],
-                   blocks: tuple[GroupBlock, ...], col: dict[str, str]) -> str:
+                   blocks: tuple[GroupBlock, ...], col: Columns) -> str:
     if response.kind == "cbind":
         lhs = f"p({response.variable.column}, {response.trials_column})"
     else:
         lhs = response.variable.column
     rhs = ["1" if intercept else "0"]
-    rhs += [":".join(col[v] for v in t.variables) for t in fixed]
+    rhs += [b for t in fixed for b in _bambi_terms(t, col)]
     for b in blocks:
-        group = ":".join(col[f] for f in b.factor)
-        terms = [":".join(col[v] for v in t.variables) for t in b.terms]
+        group = ":".join(c for f in b.factor for c in col[f])
+        terms = [e for t in b.terms for e in _bambi_terms(t, col)]
         inner = " + ".join((["0"] if not b.intercept else []) + terms) or "1"
         rhs.append(f"({inner}|{group})")
     return f"{lhs} ~ {' + '.join(rhs)}"

@@ -16,7 +16,7 @@ import pandas as pd
 from hiermodel.backend.design import evaluate_recipes
 from hiermodel.errors import DataError, did_you_mean
 from hiermodel.families.links import inverse_link
-from hiermodel.formula import evaluate_variable
+from hiermodel.formula import evaluate_columns, evaluate_variable
 from hiermodel.naming import safe
 from hiermodel.posterior.stats import STAT_COLUMNS
 
@@ -28,7 +28,9 @@ KINDS = ("link", "mean", "response")
 
 def new_data_frame(fit: Fit, newdata: pd.DataFrame) -> pd.DataFrame:
     """``newdata``'s predictors evaluated as in fitting (stateful transforms, level checks),
-    under the model's safe column names (the variables of every formula of the model)."""
+    under the model's safe column names (the variables of every formula of the model). Basis
+    columns (poly/bs/ns) use the basis fitted on the training data (``prepared.state``): no
+    new knots, no re-orthogonalisation."""
     terms = fit.model.terms
     prepared = fit.model.prepared
     response = {terms.response.variable.name}
@@ -48,6 +50,10 @@ def new_data_frame(fit: Fit, newdata: pd.DataFrame) -> pd.DataFrame:
                 f"newdata has no column '{missing[0]}' (needed for '{name}')"
                 f"{did_you_mean(missing[0], list(newdata.columns))}"
             )
+        if var.basis is not None:
+            for column, basis_values in evaluate_columns(var, newdata, state).items():
+                frame[column] = basis_values
+            continue
         values = evaluate_variable(var, newdata, state)
         if values.isna().any():
             raise DataError(f"newdata has missing values in '{name}' ({int(values.isna().sum())}"
