@@ -330,3 +330,16 @@ def test_weighted_fit_equals_the_fit_of_repeated_rows(sleepstudy: pd.DataFrame) 
         se = np.sqrt(az.mcse(a.to_dataset(), method="mean")[name].values ** 2
                      + az.mcse(b.to_dataset(), method="mean")[name].values ** 2)
         assert np.all(diff < 4 * se), (name, diff, se)
+
+
+@pytest.mark.builds
+def test_predictions_need_no_weights_column(toy: pd.DataFrame) -> None:
+    data = _integer_weights(toy)
+    model = hm.model("y | weights(w) ~ x + (1|g)", data)
+    fit = _random_fit(model, seed=2)
+    new = data.drop(columns=["w", "y"]).head(4)
+    np.testing.assert_allclose(fit.predict(new, kind="link", summary=False),
+                               fit.predict(kind="link", summary=False)[:, :4])
+    both = hm.model("y | weights(w) ~ w + (1|g)", data)  # a weight that is also a predictor
+    with pytest.raises(hm.DataError, match="newdata has no column 'w'"):
+        _random_fit(both, seed=2).predict(new)

@@ -36,6 +36,7 @@ def new_data_frame(fit: Fit, newdata: pd.DataFrame) -> pd.DataFrame:
     response = {terms.response.variable.name}
     if terms.response.failures is not None:
         response.add(terms.response.failures.name)
+    weights = terms.response.weights
     every = [terms, *(c.terms for c in fit.model.design.components.values())]
     grouping = {f for t in every for b in t.groups for f in b.factor}
     variables = {name: var for t in every for name, var in t.variables.items()}
@@ -45,6 +46,9 @@ def new_data_frame(fit: Fit, newdata: pd.DataFrame) -> pd.DataFrame:
         if name in response:
             continue
         missing = [c for c in var.source_columns if c not in newdata.columns]
+        if missing and weights is not None and name == weights.name and not _is_predictor(
+                fit, weights.column):
+            continue  # predictions ignore the weights (unless they are also a predictor)
         if missing:
             raise DataError(
                 f"newdata has no column '{missing[0]}' (needed for '{name}')"
@@ -71,6 +75,14 @@ def new_data_frame(fit: Fit, newdata: pd.DataFrame) -> pd.DataFrame:
                                     f"{new[:5]}; known levels: {sorted(known)[:10]}")
         frame[var.column] = values
     return frame
+
+
+def _is_predictor(fit: Fit, column: str) -> bool:
+    """Whether a design column of any formula of the model is computed from ``column``."""
+    design = fit.model.design
+    recipes = [*design.x_recipes, *(r for b in design.blocks for r in b.recipes),
+               *(r for c in design.components.values() for r in c.x_recipes)]
+    return any(col == column for recipe in recipes for col, _ in recipe)
 
 
 def _stacked(fit: Fit, name: str) -> np.ndarray:
