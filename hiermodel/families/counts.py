@@ -20,6 +20,7 @@ import numpy as np
 from scipy import special
 
 from hiermodel.families.base import Aux, Family
+from hiermodel.families.discrete import Poisson
 
 
 def poisson_log0(mu: np.ndarray) -> np.ndarray:
@@ -53,12 +54,8 @@ class _ExtraZeros(Family):
 
     links: ClassVar[tuple[str, ...]] = ("log",)
     aux: ClassVar[tuple[str, ...]] = ()
-    zero: ClassVar[str]  # "zi" or "hu": the name of the zero probability
     nb: ClassVar[bool] = False
-
-    def check_response(self, y: np.ndarray, label: str, trials: np.ndarray | None = None) -> None:
-        self._reject(y, (y < 0) | (y != np.round(y)), label, "non-negative integer counts",
-                     "use family 'gaussian' (or 'gamma') for continuous responses")
+    check_response = Poisson.check_response  # non-negative integer counts
 
     def _count_logpmf(self, y: np.ndarray, mu: np.ndarray, aux: Aux) -> np.ndarray:
         return nb_logpmf(y, mu, aux["alpha"]) if self.nb else poisson_logpmf(y, mu)
@@ -79,7 +76,6 @@ class ZeroInflatedPoisson(_ExtraZeros):
     bambi_name = "poisson"
     aux: ClassVar[tuple[str, ...]] = ("zi",)
     aliases: ClassVar[tuple[str, ...]] = ("zip", "zeroinflatedpoisson")
-    zero = "zi"
 
     def mean(self, eta: np.ndarray, aux: Aux | None = None) -> np.ndarray:
         mu = np.exp(eta)
@@ -116,7 +112,6 @@ class HurdlePoisson(_ExtraZeros):
     bambi_name = "poisson"
     aux: ClassVar[tuple[str, ...]] = ("hu",)
     aliases: ClassVar[tuple[str, ...]] = ("hurdlepoisson",)
-    zero = "hu"
 
     def mean(self, eta: np.ndarray, aux: Aux | None = None) -> np.ndarray:
         mu = np.exp(eta)

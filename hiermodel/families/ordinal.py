@@ -45,11 +45,6 @@ class Cumulative(Family):
         self._reject(y, (y < 1) | (y != np.round(y)), label, "categories coded 1..K",
                      "pass an ordered pandas Categorical or integer ratings")
 
-    def probabilities(self, eta: np.ndarray, aux: Aux) -> np.ndarray:
-        """P(y = k), shape eta.shape + (K,)."""
-        cum = _cdf(self.link, _padded(aux)[:, None, :] - np.asarray(eta)[..., None])
-        return np.diff(cum, axis=-1)
-
     def mean(self, eta: np.ndarray, aux: Aux | None = None) -> np.ndarray:
         """The expected category number (1..K)."""
         if aux is None:
