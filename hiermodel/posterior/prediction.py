@@ -223,11 +223,14 @@ def auxiliary_draws(fit: Fit, newdata: pd.DataFrame | None = None, *,
     ``rows`` — for a parameter with its own formula."""
     design = fit.model.design
     out = {}
-    for a in fit.model.family.aux:
+    for i, a in enumerate(fit.model.family.aux):
         comp = design.components.get(a)
         if comp is not None:
-            eta = linear_predictor(fit, newdata, re_form, allow_new_levels, new_levels, seed,
-                                   rows=rows, component=a)
+            # its own stream for new group levels: the same seed as the mean's would draw the
+            # same standard normals for both components' effects
+            own_seed = None if seed is None else seed + 1 + i
+            eta = linear_predictor(fit, newdata, re_form, allow_new_levels, new_levels,
+                                   own_seed, rows=rows, component=a)
             out[a] = inverse_link(comp.link, eta)
         else:
             d = fit.draws(a)
