@@ -8,8 +8,8 @@ take one path through the pipeline.
 
 from __future__ import annotations
 
-from hiermodel.errors import FormulaError, did_you_mean
-from hiermodel.formula.ast import BinOp, Call, Expr, Name, Paren, deparse
+from hiermodel.errors import did_you_mean
+from hiermodel.formula.ast import BinOp, Call, Expr, Name, Paren, deparse, node_error
 from hiermodel.formula.parser import parse
 
 ADDITION_TERMS = ("weights",)
@@ -29,33 +29,28 @@ _OTHER_BRMS = {
 _EXAMPLE = "e.g. 'y | weights(w) ~ x + (1|g)'"
 
 
-def _error(message: str, text: str, node: Expr) -> FormulaError:
-    start, end = node.span
-    return FormulaError(message, text, start, max(1, end - start))
-
-
 def weights_argument(expr: Expr, text: str) -> Expr:
     """The expression inside ``weights(...)`` of a response-side addition term ``expr``
     (what follows ``|`` on the left of ``~``); anything else is a :class:`FormulaError`."""
     while isinstance(expr, Paren):
         expr = expr.expr
     if isinstance(expr, BinOp) and expr.op == "|":
-        raise _error("the left of '~' takes one addition term: write 'y | weights(w) ~ ...'",
+        raise node_error("the left of '~' takes one addition term: write 'y | weights(w) ~ ...'",
                      text, expr)
     if not isinstance(expr, Call):
-        raise _error(
+        raise node_error(
             f"after '|' on the left of '~' hiermodel expects weights(...), got "
             f"'{deparse(expr)}'; write weights({deparse(expr)}) for observation weights "
             f"({_EXAMPLE})", text, expr)
     if expr.func in _OTHER_BRMS:
-        raise _error(f"the brms addition term {expr.func}() is not supported "
+        raise node_error(f"the brms addition term {expr.func}() is not supported "
                      f"({_OTHER_BRMS[expr.func]}); hiermodel supports weights() only", text, expr)
     if expr.func not in ADDITION_TERMS:
         hint = did_you_mean(expr.func, ADDITION_TERMS) or "; the supported one is weights()"
-        raise _error(f"unknown addition term '{expr.func}()' after '|' on the left of "
+        raise node_error(f"unknown addition term '{expr.func}()' after '|' on the left of "
                      f"'~'{hint} ({_EXAMPLE})", text, expr)
     if len(expr.args) != 1:
-        raise _error(f"weights() takes 1 argument (a column of weights), got {len(expr.args)}",
+        raise node_error(f"weights() takes 1 argument (a column of weights), got {len(expr.args)}",
                      text, expr)
     return expr.args[0]
 
@@ -70,7 +65,7 @@ def with_weights(formula: str, column: str) -> str:
     if lhs is None:
         return formula  # translate() reports the missing response
     if isinstance(lhs, BinOp) and lhs.op == "|":
-        raise _error(
+        raise node_error(
             f"weights are given twice: in the formula ({deparse(lhs.right)}) and as "
             f"weights='{column}'; keep one of them", formula, lhs.right)
     end = lhs.span[1]

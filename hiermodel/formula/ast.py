@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from hiermodel.errors import FormulaError
+
 Span = tuple[int, int]
 
 
@@ -136,3 +138,9 @@ def names_in(expr: Expr) -> list[Name]:
     if isinstance(expr, Paren):
         return names_in(expr.expr)
     return []
+
+
+def node_error(message: str, text: str, node: Expr) -> FormulaError:
+    """A :class:`FormulaError` for ``text`` with the caret under ``node``'s span."""
+    start, end = node.span
+    return FormulaError(message, text, start, max(1, end - start))

@@ -29,7 +29,18 @@ from typing import Any
 import numpy as np
 
 from hiermodel.errors import DataError, FormulaError, did_you_mean
-from hiermodel.formula.ast import BinOp, Call, Expr, Name, Named, Number, Paren, Unary, deparse
+from hiermodel.formula.ast import (
+    BinOp,
+    Call,
+    Expr,
+    Name,
+    Named,
+    Number,
+    Paren,
+    Unary,
+    deparse,
+    node_error,
+)
 
 log = logging.getLogger("hiermodel")
 
@@ -253,11 +264,6 @@ def basis_argument(call: Call) -> Expr:
                        f"{call.func}(x, {'2' if call.func == 'poly' else 'df = 4'})")
 
 
-def _fail(message: str, node: Expr, text: str) -> FormulaError:
-    start, end = node.span
-    return FormulaError(message, text, start, max(1, end - start))
-
-
 def _constant(expr: Expr, text: str, what: str) -> Any:
     """A constant argument: number, TRUE/FALSE/NULL, ``c(...)`` of numbers, arithmetic."""
     if isinstance(expr, Number):
@@ -282,8 +288,8 @@ def _constant(expr: Expr, text: str, what: str) -> Any:
                          "^": np.power}[expr.op](a, b)
             if np.isfinite(value):
                 return float(value)
-    raise _fail(f"{what} must be a constant (a number, TRUE/FALSE, NULL or c(...)), got "
-                f"'{deparse(expr)}'", expr, text)
+    raise node_error(f"{what} must be a constant (a number, TRUE/FALSE, NULL or c(...)), got "
+                     f"'{deparse(expr)}'", text, expr)
 
 
 def _match(call: Call, text: str) -> dict[str, Named | Expr]:
@@ -303,11 +309,11 @@ def _match(call: Call, text: str) -> dict[str, Named | Expr]:
             if len(prefixed) == 1:
                 name = prefixed[0]
         if name not in formals:
-            raise _fail(f"{func}() has no argument '{arg.name}'"
-                        f"{did_you_mean(arg.name, formals[1:])} Arguments: "
-                        + ", ".join(formals[1:]), arg, text)
+            raise node_error(f"{func}() has no argument '{arg.name}'"
+                             f"{did_you_mean(arg.name, formals[1:])} Arguments: "
+                             + ", ".join(formals[1:]), text, arg)
         if name in matched:
-            raise _fail(f"argument '{name}' of {func}() is given twice", arg, text)
+            raise node_error(f"argument '{name}' of {func}() is given twice", text, arg)
         matched[name] = arg
     free = [f for f in formals if f not in matched]
     if func == "poly":
@@ -319,7 +325,7 @@ def _match(call: Call, text: str) -> dict[str, Named | Expr]:
                    "is not supported, and options need names, e.g. poly(x, 2, raw = TRUE)")
         else:
             msg = f"{func}() takes at most {len(formals)} arguments: {', '.join(formals)}"
-        raise _fail(msg, extra, text)
+        raise node_error(msg, text, extra)
     for name, arg in zip(free, positional, strict=False):
         matched[name] = arg
     return matched
@@ -335,7 +341,7 @@ def basis_spec(call: Call, text: str) -> BasisSpec:
     func = call.func
     args = _match(call, text)
     if "x" not in args:
-        raise _fail(f"{func}() needs the variable as its first argument", call, text)
+        raise node_error(f"{func}() needs the variable as its first argument", text, call)
 
     def get(name: str, kind: str, default: Any) -> Any:
         if name not in args:
@@ -346,23 +352,23 @@ def basis_spec(call: Call, text: str) -> BasisSpec:
             return default
         if kind == "bool":
             if not isinstance(value, bool):
-                raise _fail(f"{func}() argument '{name}' must be TRUE or FALSE", node, text)
+                raise node_error(f"{func}() argument '{name}' must be TRUE or FALSE", text, node)
         elif kind in ("int", "count"):
             low = 1 if kind == "count" else 0
             if not (isinstance(value, float) and value.is_integer() and value >= low):
-                raise _fail(f"{func}() argument '{name}' must be a whole number >= {low}, got "
-                            f"{deparse(node)}", node, text)
+                raise node_error(f"{func}() argument '{name}' must be a whole number >= {low}, got "
+                            f"{deparse(node)}", text, node)
             value = int(value)
         elif kind == "vector":
             value = (value,) if isinstance(value, float) else value
             if not isinstance(value, tuple) or not all(np.isfinite(value)):
-                raise _fail(f"{func}() argument '{name}' must be finite numbers, e.g. "
-                            "c(1, 2.5)", node, text)
+                raise node_error(f"{func}() argument '{name}' must be finite numbers, e.g. "
+                            "c(1, 2.5)", text, node)
         return value
 
     for name in _UNSUPPORTED_ARGS:
         if name in args:
-            raise _fail(_UNSUPPORTED_ARGS[name], args[name], text)
+            raise node_error(_UNSUPPORTED_ARGS[name], text, args[name])
     display = deparse(call)
     if func == "poly":
         degree = get("degree", "count", 1)
@@ -373,8 +379,8 @@ def basis_spec(call: Call, text: str) -> BasisSpec:
     boundary = get("Boundary.knots", "vector", None)
     if boundary is not None:
         if len(boundary) != 2 or boundary[0] == boundary[1]:
-            raise _fail(f"{func}() Boundary.knots must be two different numbers, e.g. "
-                        "c(0, 10)", _value(args["Boundary.knots"]), text)
+            raise node_error(f"{func}() Boundary.knots must be two different numbers, e.g. "
+                             "c(0, 10)", text, _value(args["Boundary.knots"]))
         boundary = (min(boundary), max(boundary))
     df = get("df", "count", None)
     order = degree if func == "bs" else 1
@@ -382,9 +388,9 @@ def basis_spec(call: Call, text: str) -> BasisSpec:
         need = order + int(intercept)
         what = (f"a degree-{degree} bs()" if func == "bs" else "ns()") + (
             " with intercept = TRUE" if intercept else "")
-        raise _fail(f"df = {df} is too small for {what}: it needs df >= {need}"
-                    + (" (degree + intercept); lower the degree or raise df" if func == "bs"
-                       else ""), _value(args["df"]), text)
+        raise node_error(f"df = {df} is too small for {what}: it needs df >= {need}"
+                         + (" (degree + intercept); lower the degree or raise df" if func == "bs"
+                            else ""), text, _value(args["df"]))
     return BasisSpec(func, display, degree=degree, df=df,
                      knots=tuple(float(k) for k in knots) if knots is not None else None,
                      intercept=intercept, boundary=boundary,

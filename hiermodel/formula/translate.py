@@ -39,6 +39,7 @@ from hiermodel.formula.ast import (
     Unary,
     deparse,
     names_in,
+    node_error,
 )
 from hiermodel.formula.bases import BASIS_FUNCTIONS, basis_argument, basis_spec
 from hiermodel.formula.evaluate import SUPPORTED_FUNCTIONS
@@ -82,8 +83,7 @@ class _Translator:
     def error(self, message: str, node: Expr | None = None) -> FormulaError:
         if node is None:
             return FormulaError(message, self.text)
-        start, end = node.span
-        return FormulaError(message, self.text, start, max(1, end - start))
+        return node_error(message, self.text, node)
 
     # -- variables ----------------------------------------------------------------------------
     def _check_names(self, expr: Expr) -> tuple[str, ...]:
