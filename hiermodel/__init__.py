@@ -80,6 +80,8 @@ def fit(
     compress: bool | str = "auto",
     progressbar: bool = False,
     weights: str | None = None,
+    file: str | None = None,
+    refit: str = "on_change",
     **aux: str | None,
 ) -> Fit:
     """Fit an lme4-style formula and return a :class:`~hiermodel.posterior.fitted.Fit`.
@@ -94,9 +96,25 @@ def fit(
     one-sided formula, with population- and group-level terms (``sigma="~ Days"``,
     ``zi="~ mined"``; links log for sigma, alpha, phi, nu and logit for zi, hu), or pass a
     list ``["y ~ x + (1|g)", "sigma ~ x"]`` as ``formula``.
+
+    ``file="fits/sleep"`` stores the fit there and reuses it while formula, data, priors,
+    sampler settings and hiermodel version are unchanged (``fit.cached``); ``refit``:
+    ``"on_change"``, ``"always"`` or ``"never"`` (brms's ``file_refit``; see
+    :mod:`hiermodel.runs.fit_cache`).
     """
     check_keywords("fit", aux, fit)
     formulas: dict[str, Any] = dict(aux)
+    if file is not None:
+        from hiermodel.runs.fit_cache import cached_fit
+
+        args = {"formula": formula, "data": data, "family": family, "link": link,
+                "priors": priors, "dropna": dropna, "center_predictors": center_predictors,
+                "parametrization": parametrization, "compress": compress,
+                "weights": weights, **formulas}
+        sampler = {"draws": draws, "tune": tune, "chains": chains, "cores": cores,
+                   "seed": seed, "backend": backend, "target_accept": target_accept,
+                   "progressbar": progressbar}
+        return cached_fit(file, refit, args, sampler)
     built = model(formula, data, family=family, link=link, priors=priors, dropna=dropna,
                   center_predictors=center_predictors, parametrization=parametrization,
                   compress=compress, weights=weights, **formulas)
@@ -138,6 +156,33 @@ def compare(formula: str, data: pd.DataFrame, **kwargs: Any) -> Comparison:
     return _compare(formula, data, **kwargs)
 
 
+def loo(fit: Any, reloo: bool = False, k_threshold: float = 0.7, **sampler: Any) -> Any:
+    """PSIS-LOO of a fit as :class:`arviz.ELPDData` (pointwise); ``reloo=True`` refits the
+    model exactly without each observation of Pareto k > ``k_threshold`` (brms ``reloo``).
+    See :mod:`hiermodel.comparison.model_compare`."""
+    from hiermodel.comparison.model_compare import loo_fit
+
+    return loo_fit(fit, reloo=reloo, k_threshold=k_threshold, **sampler)
+
+
+def loo_compare(*fits: Any, method: str = "stacking", seed: int | None = None,
+                reloo: bool = False, **kwargs: Any) -> pd.DataFrame:
+    """Compare fits (or a dict of named fits) by PSIS-LOO, like ``az.compare``: elpd_diff,
+    dse, weights by stacking (``method="pseudo-BMA"`` or ``"BB-pseudo-BMA"``)."""
+    from hiermodel.comparison.model_compare import compare_fits
+
+    return compare_fits(*fits, method=method, seed=seed, reloo=reloo, **kwargs)
+
+
+def kfold(fit: Any, K: int = 10, group: str | None = None, folds: Any = None,
+          seed: int | None = None, **sampler: Any) -> Any:
+    """K-fold cross-validation by refitting (brms ``kfold``): random folds, or by ``group``
+    (``folds="grouped"``, the default with a group, or ``"stratified"``)."""
+    from hiermodel.comparison.model_compare import kfold_fit
+
+    return kfold_fit(fit, K=K, group=group, folds=folds, seed=seed, **sampler)
+
+
 def run_spec(spec: Spec | str, refit: bool = False, strict: bool = False, **kwargs: Any) -> RunFit:
     """Fit a spec file into its run directory, reusing a stored run when spec and data are
     unchanged (see :func:`hiermodel.runs.run_spec`)."""
@@ -174,8 +219,11 @@ __all__ = [
     "default_priors",
     "fit",
     "get_family",
+    "kfold",
     "load_run",
     "load_spec",
+    "loo",
+    "loo_compare",
     "model",
     "prior_predictive",
     "priors",

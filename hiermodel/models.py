@@ -51,6 +51,7 @@ class Model:
         self.info = info
         self.options = options
         self.prior_spec = prior_spec
+        self.call: dict[str, Any] = {}  # the arguments of model(): what update() rebuilds from
 
     @property
     def family(self) -> Family:
@@ -228,6 +229,7 @@ def model(
     from hiermodel.backend.graph import BuildOptions, build_graph
 
     check_keywords("model", aux, model)
+    original = formula if isinstance(formula, str) else list(formula)
     if isinstance(formula, str):
         formula = weighted_formula(formula, data, weights)
     else:
@@ -240,7 +242,12 @@ def model(
         compress=compress,  # type: ignore[arg-type]
     )
     pymc_model, info = build_graph(design, table, options)
-    return Model(terms, prepared, design, table, pymc_model, info, options, spec)
+    built = Model(terms, prepared, design, table, pymc_model, info, options, spec)
+    built.call = {"formula": original, "data": data, "family": family, "link": link,
+                  "priors": priors, "dropna": dropna, "center_predictors": center_predictors,
+                  "parametrization": parametrization, "compress": compress,
+                  "weights": weights, **aux}
+    return built
 
 
 __all__ = ["Model", "PriorSpec", "check_keywords", "default_priors", "model",

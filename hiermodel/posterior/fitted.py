@@ -29,6 +29,7 @@ class Fit:
         self.model = model
         self.idata = idata
         self.sampler = dict(sampler)
+        self.cached = False  # True when hm.fit(file=...) reused a stored fit
 
     # -- the objects underneath -------------------------------------------------------------
     @property
@@ -226,6 +227,24 @@ class Fit:
 
         return predict(self, newdata, re_form=re_form, allow_new_levels=allow_new_levels,
                        kind=kind, summary=summary, prob=prob, seed=seed, new_levels=new_levels)
+
+    def pp_check(self, kind: str = "density", stat: Any = "mean", group: str | None = None,
+                 ndraws: int | None = None, seed: int | None = None,
+                 bins: int | None = None) -> Any:
+        """Posterior predictive check (brms ``pp_check``): numbers and a figure; see
+        :func:`hiermodel.posterior.ppc.pp_check`."""
+        from hiermodel.posterior.ppc import pp_check
+
+        return pp_check(self, kind=kind, stat=stat, group=group, ndraws=ndraws, seed=seed,
+                        bins=bins)
+
+    def update(self, formula: str | None = None, **kwargs: Any) -> Fit:
+        """Refit with a changed formula (R's ``update`` dot semantics: ``"~ . + Sex"``,
+        ``". ~ . - Days"``), data, priors, family or sampler settings; see
+        :func:`hiermodel.posterior.refit.update`."""
+        from hiermodel.posterior.refit import update
+
+        return update(self, formula, **kwargs)
 
     # -- diagnostics and reports --------------------------------------------------------------
     def diagnostics(self) -> dict[str, float]:
