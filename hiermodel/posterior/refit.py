@@ -38,7 +38,8 @@ SAMPLER_ARGS = ("draws", "tune", "chains", "cores", "seed", "backend", "target_a
 def sampler_settings(fit: Fit) -> dict[str, Any]:
     """The keyword arguments of ``Model.fit`` that reproduce ``fit``'s sampling."""
     s = fit.sampler
-    out: dict[str, Any] = {k: s[k] for k in ("draws", "tune", "chains", "seed", "target_accept") if k in s}
+    keys = ("draws", "tune", "chains", "seed", "target_accept")
+    out: dict[str, Any] = {k: s[k] for k in keys if k in s}
     out["backend"] = s.get("backend_requested", s.get("backend", "auto"))
     return out
 
