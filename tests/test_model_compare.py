@@ -66,3 +66,28 @@ def test_fold_ids_random_stratified_grouped() -> None:
     assert len(set(grouped)) == 3
     sizes = pd.Series(grouped).value_counts()
     assert sizes.max() - sizes.min() <= 10
+
+
+@pytest.mark.fit
+def test_reloo_replaces_the_high_k_point_by_the_exact_refit() -> None:
+    from scipy.special import logsumexp
+
+    from hiermodel.comparison.model_compare import held_out_loglik, reloo_elpd
+    from hiermodel.posterior.refit import refit_on
+
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame({"x": rng.normal(size=30)})
+    df["y"] = 1 + 0.5 * df.x + rng.normal(0, 0.5, 30)
+    df.loc[0, "y"] += 8.0  # the planted outlier
+    fit = hm.fit("y ~ x", df, draws=150, tune=150, chains=2, seed=1)
+    psis_loo = hm.loo(fit)
+    k = psis_loo["pareto_k"].values
+    assert int(np.argmax(k)) == 0
+    out = reloo_elpd(fit, psis_loo, k_threshold=float(np.sort(k)[-2]))  # only the outlier
+    assert out.attrs["reloo"] == [0]
+    exact = refit_on(fit, df.iloc[1:])
+    ll = held_out_loglik(exact, df.iloc[[0]], fit.model.design.y[[0]], None, None)
+    assert out["loo_i"].values[0] == pytest.approx(logsumexp(ll[:, 0]) - np.log(ll.shape[0]),
+                                                   rel=1e-12)
+    np.testing.assert_array_equal(out["loo_i"].values[1:], psis_loo["loo_i"].values[1:])
+    assert out["elpd_loo"] == pytest.approx(out["loo_i"].values.sum())
