@@ -28,7 +28,7 @@ def test_stat_per_draw_and_p_value() -> None:
 def test_grouped_stat_is_per_level() -> None:
     res = check("stat", Y, YREP, stat="mean", labels=LABELS, group="g")
     for lv in "abc":
-        m = LABELS == lv
+        m = lv == LABELS
         np.testing.assert_allclose(res.stat_draws[lv], YREP[:, m].mean(axis=1))
         assert res.p_value[lv] == pytest.approx(np.mean(YREP[:, m].mean(1) >= Y[m].mean()))
 

@@ -27,5 +27,5 @@ def test_update_formula_follows_r(old: str, new: str, expected: str) -> None:
 
 
 def test_removing_a_missing_term_says_which_terms_exist() -> None:
-    with pytest.raises(FormulaError, match="cannot remove 'w'.*x, z"):
+    with pytest.raises(FormulaError, match=r"cannot remove 'w'.*x, z"):
         update_formula("y ~ x + z", "~ . - w")
