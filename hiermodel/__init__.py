@@ -80,6 +80,7 @@ def fit(
     compress: bool | str = "auto",
     progressbar: bool = False,
     weights: str | None = None,
+    marginalize: bool | str = False,
     **aux: str | None,
 ) -> Fit:
     """Fit an lme4-style formula and return a :class:`~hiermodel.posterior.fitted.Fit`.
@@ -99,7 +100,7 @@ def fit(
     formulas: dict[str, Any] = dict(aux)
     built = model(formula, data, family=family, link=link, priors=priors, dropna=dropna,
                   center_predictors=center_predictors, parametrization=parametrization,
-                  compress=compress, weights=weights, **formulas)
+                  compress=compress, weights=weights, marginalize=marginalize, **formulas)
     return built.fit(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                      backend=backend, target_accept=target_accept, progressbar=progressbar)
 
