@@ -27,17 +27,17 @@ from pymc.distributions.transforms import ordered
 
 from hiermodel.backend.design import BlockDesign, ComponentDesign, ModelDesign
 from hiermodel.backend.distributions import pymc_class, stacked_dist, vector_rv
+from hiermodel.backend.likelihoods import (
+    add_compressed_likelihood,
+    add_likelihood,
+    inverse_link,
+)
 from hiermodel.backend.marginal import (
     MarginalStats,
     block_cholesky,
     eligibility,
     marginal_logp,
     sufficient_statistics,
-)
-from hiermodel.backend.likelihoods import (
-    add_compressed_likelihood,
-    add_likelihood,
-    inverse_link,
 )
 from hiermodel.errors import BuildError
 from hiermodel.families import Cells

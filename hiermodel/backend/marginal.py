@@ -174,12 +174,13 @@ def _cholesky_draws(stats: MarginalStats, sd: np.ndarray, cor: np.ndarray | None
     R = np.broadcast_to(np.eye(q), (S, q, q)).copy()
     pos = 0
     for start, k in stats.correlated:
+        assert cor is not None
         for i in range(k):
             for j in range(i + 1, k):
                 R[:, start + i, start + j] = R[:, start + j, start + i] = cor[:, pos]
                 pos += 1
     Sigma = sd[:, :, None] * R * sd[:, None, :]
-    return np.linalg.cholesky(Sigma + 1e-300 * np.eye(q))
+    return np.linalg.cholesky(Sigma)
 
 
 def group_effect_draws(stats: MarginalStats, posterior: Any, seed: int | None) -> Any:
