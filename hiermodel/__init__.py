@@ -80,8 +80,12 @@ def fit(
     compress: bool | str = "auto",
     progressbar: bool = False,
     weights: str | None = None,
+<<<<<<< HEAD
     file: str | None = None,
     refit: str = "on_change",
+=======
+    marginalize: bool | str = False,
+>>>>>>> speed
     **aux: str | None,
 ) -> Fit:
     """Fit an lme4-style formula and return a :class:`~hiermodel.posterior.fitted.Fit`.
@@ -117,7 +121,7 @@ def fit(
         return cached_fit(file, refit, args, sampler)
     built = model(formula, data, family=family, link=link, priors=priors, dropna=dropna,
                   center_predictors=center_predictors, parametrization=parametrization,
-                  compress=compress, weights=weights, **formulas)
+                  compress=compress, weights=weights, marginalize=marginalize, **formulas)
     return built.fit(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                      backend=backend, target_accept=target_accept, progressbar=progressbar)
 

@@ -216,12 +216,16 @@ def model(
     parametrization: str | dict[str, str] = "auto",
     compress: bool | str = "auto",
     weights: str | None = None,
+    marginalize: bool | str = False,
     **aux: str | None,
 ) -> Model:
     """Translate, check and build a model without sampling it.
 
     ``weights``: a data column of observation weights, the same as writing
     ``y | weights(w) ~ ...`` (brms): each row's log-likelihood is multiplied by its weight.
+    ``marginalize``: integrate a gaussian model's group effects out analytically and sample
+    only the population-level parameters (``True``, ``False`` or ``"auto"``: wherever the
+    model allows it; see :mod:`hiermodel.backend.marginal`).
     Keywords named after an auxiliary parameter give it its own one-sided formula
     (``sigma="~ Days"``, ``zi="~ mined"``); ``formula`` may also be a list
     ``["y ~ x", "sigma ~ x"]`` (see :mod:`hiermodel.formula.distributional`).
@@ -240,6 +244,7 @@ def model(
     options = BuildOptions(
         center_predictors=center_predictors, parametrization=parametrization,  # type: ignore[arg-type]
         compress=compress,  # type: ignore[arg-type]
+        marginalize=marginalize,  # type: ignore[arg-type]
     )
     pymc_model, info = build_graph(design, table, options)
     built = Model(terms, prepared, design, table, pymc_model, info, options, spec)

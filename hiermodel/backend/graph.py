@@ -32,6 +32,13 @@ from hiermodel.backend.likelihoods import (
     add_likelihood,
     inverse_link,
 )
+from hiermodel.backend.marginal import (
+    MarginalStats,
+    block_cholesky,
+    eligibility,
+    marginal_logp,
+    sufficient_statistics,
+)
 from hiermodel.errors import BuildError
 from hiermodel.families import Cells
 from hiermodel.naming import coord_label, group_dims, safe
@@ -48,6 +55,9 @@ class BuildOptions:
     center_predictors: bool = True
     parametrization: Parametrization | dict[str, str] = "auto"
     compress: bool | Literal["auto"] = "auto"
+    # integrate gaussian group effects out analytically (backend/marginal.py): True, False or
+    # "auto" (wherever the model allows it)
+    marginalize: bool | Literal["auto"] = False
 
 
 @dataclass
@@ -65,6 +75,8 @@ class BuildInfo:
     # the linear predictor per likelihood row (observation, or cell when compressed), without
     # a poisson offset folded into the cells' exposure; tests compare it with predict's
     eta: Any = None
+    # sufficient statistics when the group effects were integrated out (backend/marginal.py)
+    marginal: MarginalStats | None = None
 
     @property
     def compressed(self) -> bool:
@@ -228,7 +240,12 @@ def build_graph(
     X = design.X
     centered = bool(options.center_predictors and design.has_intercept and X.shape[1] > 0)
     x_mean = X.mean(axis=0) if centered else np.zeros(X.shape[1])
-    cells = _should_compress(design, options.compress)
+    not_marginal = eligibility(design)
+    if options.marginalize is True and not_marginal:
+        raise BuildError(f"marginalize=True needs a gaussian model whose group effects "
+                         f"integrate out; this one has: {not_marginal}")
+    marginal = options.marginalize is not False and not_marginal is None
+    cells = None if marginal else _should_compress(design, options.compress)
 
     def rows(a: np.ndarray) -> np.ndarray:
         return a if cells is None else a[cells.rows]
@@ -289,9 +306,10 @@ def build_graph(
                                 x_mean, X) if design.has_intercept else None
         etas: dict[str, Any] = {"": eta, **{c: _component_eta(comp, priors, n_rows, rows)
                                             for c, comp in design.components.items()}}
+        chol = None
         for group, blocks in by_group.items():
-            contributions, used = _group_effects(design, group, blocks, priors, options, info,
-                                                 rows, population)
+            contributions, used, chol = _group_effects(design, group, blocks, priors, options,
+                                                       info, rows, population, marginal)
             for component, contribution in contributions.items():
                 etas[component] = etas[component] + contribution
             if used:
@@ -306,7 +324,15 @@ def build_graph(
             aux[c] = inverse_link(comp.link, etas[c])
         if design.thresholds:
             aux["threshold"] = _thresholds(design, priors)
-        if cells is None:
+        if marginal:
+            theta_names = ([("Intercept_c" if centered else "Intercept")]
+                           if design.has_intercept else []) + (["b"] if X.shape[1] else [])
+            info.marginal = sufficient_statistics(design, x_mean, theta_names)
+            theta = pt.concatenate([pt.atleast_1d(model[n]) for n in theta_names]) \
+                if theta_names else pt.zeros(0)
+            info.eta = None
+            pm.Potential("y_marginal", marginal_logp(info.marginal, theta, chol, aux["sigma"]))
+        elif cells is None:
             add_likelihood(family, eta, design.y, aux, design.trials, "obs",
                            design.prepared.weights)
         else:
@@ -357,14 +383,21 @@ def _group_effects(
     info: BuildInfo,
     rows: Any,
     population: Population | None = None,
-) -> tuple[Any, bool]:
+    marginal: bool = False,
+) -> tuple[Any, bool, Any]:
+    """(contributions to each component's eta, whether the population was used for
+    centering, the Cholesky factor of the group's covariance when ``marginal``)."""
     gdim, tdim, cdim = group_dims(group)
     g = safe(group)
     can_center_block = population is not None and all(
         population.slope_columns(b) is not None for b in blocks
         if b.correlated and b.k > 1 and not b.component)
-    choice, reason = choose_parametrization(design, group, blocks, options.parametrization,
-                                            can_center_block)
+    if marginal:
+        choice, reason = "marginalized", ("gaussian, one grouping factor: integrated out "
+                                          "exactly; drawn from the exact conditional")
+    else:
+        choice, reason = choose_parametrization(design, group, blocks,
+                                                options.parametrization, can_center_block)
     info.parametrization[group] = choice
     info.parametrization_reason[group] = reason
     terms = info.group_terms[group]
@@ -413,7 +446,9 @@ def _group_effects(
                 chol = sd_b[:, None] * L_corr
             info.latent.append(f"lkj_{g}{suffix}")
             cor_parts.append(corr[iu])
-            if choice == "centered":
+            if choice == "marginalized":
+                r_b = chol
+            elif choice == "centered":
                 mu_b, shift, note = _block_mean(block, k, None if shift_note or block.component
                                                    else population)
                 if shift is None:
@@ -435,7 +470,9 @@ def _group_effects(
             else:
                 sd_b = vector_rv(f"sd_{g}{suffix}", block_priors, vector=True)
                 info.latent.append(f"sd_{g}{suffix}")
-            if choice == "centered":
+            if choice == "marginalized":
+                r_b = pt.diag(sd_b)
+            elif choice == "centered":
                 mu_b, shift, note = _block_mean(block, k, None if shift_note or block.component
                                                    else population)
                 if shift is None:
@@ -456,6 +493,9 @@ def _group_effects(
     if cor_parts:
         pm.Deterministic(f"cor_{g}", pt.concatenate(cor_parts), dims=cdim)
     info.parametrization_reason[group] += shift_note
+    if marginal:
+        return {}, False, block_cholesky([(b.k, part) for b, part in zip(blocks, parts,
+                                                                           strict=True)])
     if len(parts) == 1 and choice == "centered" and not shift_note:
         r = parts[0]
     else:
@@ -474,7 +514,7 @@ def _group_effects(
             part = pt.sum(r[:, start : start + k][idx] * Z, axis=1)
         contributions[block.component] = contributions.get(block.component, 0.0) + part
         start += k
-    return contributions, bool(shift_note)
+    return contributions, bool(shift_note), None
 
 
 def _block_mean(block: BlockDesign, k: int, population: Population | None

@@ -147,6 +147,10 @@ def sample(
         raise
     except Exception as exc:
         raise FitError(f"sampling failed with backend '{backend}': {exc}") from exc
+    if model.info.marginal is not None:
+        from hiermodel.backend.marginal import group_effect_draws
+
+        idata.posterior = group_effect_draws(model.info.marginal, idata.posterior, seed)
     elapsed = time.perf_counter() - start
     if model.info.compressed and "observed_data" in idata.groups():
         del idata.observed_data  # per-cell summaries, not the user's data; rebuilt on demand
@@ -166,7 +170,8 @@ def prior_predictive(model: Model, draws: int = 500, seed: int | None = None) ->
     from hiermodel.backend.graph import BuildOptions, build_graph
 
     options = BuildOptions(center_predictors=model.options.center_predictors,
-                           parametrization=model.options.parametrization, compress=False)
+                           parametrization=model.options.parametrization, compress=False,
+                           marginalize=False)
     design = model.design
     if design.prepared.weights is not None:
         design = replace(design, prepared=replace(design.prepared, weights=None))

@@ -1,0 +1,97 @@
+"""Exact marginalisation of gaussian group effects (backend/marginal.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import hiermodel as hm
+
+
+def _data(seed: int = 3, groups: int = 7) -> tuple:
+    rng = np.random.default_rng(seed)
+    import pandas as pd
+
+    g = rng.integers(0, groups, 120)
+    x = rng.normal(size=120)
+    w = rng.normal(size=120)
+    y = 1.0 + 0.5 * x - 0.3 * w + rng.normal(size=groups)[g] + 0.4 * rng.normal(size=groups)[g] * x
+    y = y + rng.normal(scale=0.7, size=120)
+    return pd.DataFrame({"y": y, "x": x, "w": w, "g": [f"L{i}" for i in g]})
+
+
+@pytest.mark.builds
+@pytest.mark.parametrize("formula", ["y ~ x + w + (1|g)", "y ~ x + (x|g)", "y ~ x + (x||g)",
+                                     "y ~ 0 + x + (1 + w|g)"])
+def test_marginal_logp_equals_the_multivariate_normal_density(formula: str) -> None:
+    """Exact identity: the unrolled Woodbury / determinant-lemma density equals scipy's
+    multivariate normal of each level's rows with covariance sigma^2 I + Z Sigma Z'."""
+    import pytensor.tensor as pt
+
+    from hiermodel.backend.marginal import marginal_logp
+
+    df = _data()
+    m = hm.model(formula, df, marginalize=True)
+    st = m.info.marginal
+    assert st is not None
+    rng = np.random.default_rng(0)
+    q, p1 = len(st.terms), st.WW.shape[0]
+    for _ in range(3):
+        theta = rng.normal(size=p1)
+        A = rng.normal(size=(q, q))
+        L = np.linalg.cholesky(A @ A.T + 0.5 * np.eye(q))
+        sigma = float(rng.uniform(0.5, 2.0))
+        got = marginal_logp(st, pt.as_tensor_variable(theta), pt.as_tensor_variable(L),
+                            pt.as_tensor_variable(sigma)).eval()
+        design = m.design
+        Z = np.concatenate([b.Z for b in design.blocks], axis=1)
+        cols = [np.ones(len(df))] if design.has_intercept else []
+        W = np.column_stack(cols + [design.X[:, j] - m.info.x_mean[j]
+                                    for j in range(design.X.shape[1])])
+        idx = design.blocks[0].index
+        want = 0.0
+        for j in range(len(st.levels)):
+            rows = idx == j
+            Zj = Z[rows]
+            cov = sigma**2 * np.eye(rows.sum()) + Zj @ (L @ L.T) @ Zj.T
+            want += stats.multivariate_normal(W[rows] @ theta, cov).logpdf(design.y[rows])
+        assert got == pytest.approx(want, rel=1e-10, abs=1e-8)
+
+
+def test_models_that_do_not_integrate_out_say_why() -> None:
+    df = _data()
+    df["h"] = df["g"].str[-1:]
+    with pytest.raises(hm.BuildError, match="2 grouping factors"):
+        hm.model("y ~ x + (1|g) + (1|h)", df, marginalize=True)
+    df["k"] = (df["y"] > 1).astype(int)
+    with pytest.raises(hm.BuildError, match="gaussian"):
+        hm.model("k ~ x + (1|g)", df, family="bernoulli", marginalize=True)
+    # "auto" falls back to the joint sampler silently
+    m = hm.model("k ~ x + (1|g)", df, family="bernoulli", marginalize="auto")
+    assert m.info.marginal is None
+
+
+@pytest.mark.fit
+def test_marginalised_posterior_matches_the_joint_sampler() -> None:
+    """Same posterior, two samplers: every population parameter, SD, correlation and group
+    effect's posterior mean agrees within 4 combined Monte Carlo standard errors (false-failure
+    rate ~6e-5 per quantity under a normal MCSE, ~3e-3 over the ~45 quantities — seeded, so
+    the verdict is the same on every run)."""
+    import arviz as az
+
+    df = hm.datasets.sleepstudy()
+    kw = {"draws": 1000, "tune": 1000, "chains": 2, "seed": 11, "backend": "pymc"}
+    joint = hm.fit("Reaction ~ Days + (Days|Subject)", df, **kw)
+    marg = hm.fit("Reaction ~ Days + (Days|Subject)", df, marginalize=True, **kw)
+    assert marg.model.info.marginal is not None
+    assert "z_Subject" not in marg.idata.posterior
+    for name in ["Intercept", "b", "sigma", "sd_Subject", "cor_Subject", "r_Subject"]:
+        a, b = joint.idata.posterior[name], marg.idata.posterior[name]
+        diff = np.abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw"))).values
+        mcse = np.sqrt(az.mcse(a.to_dataset())[name].values ** 2
+                       + az.mcse(b.to_dataset())[name].values ** 2)
+        assert np.all(diff < 4 * mcse), (name, diff / mcse)
+    # the marginal sampler mixes better on the population parameters
+    assert marg.diagnostics()["min_ess_bulk"] > joint.diagnostics()["min_ess_bulk"]
+    assert list(marg.ranef().columns) == list(joint.ranef().columns)
