@@ -80,12 +80,9 @@ def fit(
     compress: bool | str = "auto",
     progressbar: bool = False,
     weights: str | None = None,
-<<<<<<< HEAD
     file: str | None = None,
     refit: str = "on_change",
-=======
     marginalize: bool | str = False,
->>>>>>> speed
     **aux: str | None,
 ) -> Fit:
     """Fit an lme4-style formula and return a :class:`~hiermodel.posterior.fitted.Fit`.
@@ -114,7 +111,7 @@ def fit(
         args = {"formula": formula, "data": data, "family": family, "link": link,
                 "priors": priors, "dropna": dropna, "center_predictors": center_predictors,
                 "parametrization": parametrization, "compress": compress,
-                "weights": weights, **formulas}
+                "weights": weights, "marginalize": marginalize, **formulas}
         sampler = {"draws": draws, "tune": tune, "chains": chains, "cores": cores,
                    "seed": seed, "backend": backend, "target_accept": target_accept,
                    "progressbar": progressbar}

@@ -251,7 +251,7 @@ def model(
     built.call = {"formula": original, "data": data, "family": family, "link": link,
                   "priors": priors, "dropna": dropna, "center_predictors": center_predictors,
                   "parametrization": parametrization, "compress": compress,
-                  "weights": weights, **aux}
+                  "weights": weights, "marginalize": marginalize, **aux}
     return built
 
 

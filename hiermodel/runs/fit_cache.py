@@ -71,7 +71,7 @@ def fit_key(model_args: dict[str, Any], sampler: dict[str, Any]) -> dict[str, st
     data = model_args["data"]
     formula = model_args["formula"]
     options = {k: model_args.get(k) for k in ("dropna", "center_predictors", "parametrization",
-                                             "compress", "weights")}
+                                             "compress", "weights", "marginalize")}
     aux = {k: v for k, v in model_args.items()
            if k not in ("formula", "data", "family", "link", "priors", *options)}
     parts = {
