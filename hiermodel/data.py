@@ -179,6 +179,12 @@ def prepare_data(
         for c in var.source_columns:
             if c not in source_cols:
                 source_cols.append(c)
+    duplicated = sorted({str(c) for c in data.columns[data.columns.duplicated()]
+                         if c in source_cols})
+    if duplicated:
+        raise DataError(f"the data have more than one column named "
+                        f"{', '.join(repr(c) for c in duplicated)}, which the model uses; "
+                        "rename or drop the copies (e.g. df.loc[:, ~df.columns.duplicated()])")
     row_has_na, na_counts = _missing_report(data, source_cols)
     n_dropped = 0
     if na_counts:
