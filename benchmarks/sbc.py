@@ -207,7 +207,7 @@ def one(case: Case, seed: int, draws: int, tune: int, chains: int, n_rank: int) 
         "min_ess_bulk": min(ess.values()),
         "divergences": int(np.asarray(stats["diverging"]).sum()) if "diverging" in stats else 0,
         "compressed": bool(built.info.compressed),
-        "rows": int(len(data)),
+        "rows": len(data),
         "likelihood_rows": int(built.info.cells.n_cells if built.info.cells else len(data)),
         "backend": fit.sampler.get("backend"),
     }

@@ -246,7 +246,12 @@ def prepare_data(
             )
         assert response.failures is not None and response.trials_column is not None
         for v in (y_var, response.failures):
-            _check_finite(v, frame[v.column], data)
+            col = frame[v.column]
+            if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+                raise DataError(f"cbind(): '{v.name}' must be numeric counts (got {col.dtype} "
+                                f"values such as {_plain(col.iloc[0])}); convert it with "
+                                "pd.to_numeric or pick the count columns")
+            _check_finite(v, col, data)
         trials = frame[y_var.column] + frame[response.failures.column]
         bad_fail = frame[response.failures.column] < 0
         if bad_fail.any():

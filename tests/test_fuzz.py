@@ -392,3 +392,27 @@ def test_random_frames_many(data: pd.DataFrame, text: str, family: str) -> None:
 def test_random_spec_files_many(spec_dir: Path, text: str) -> None:
     test_random_spec_files.hypothesis.inner_test(spec_dir, text)  # type: ignore[attr-defined]
 
+
+
+# -- regressions: the bugs these properties found (each was an uncaught exception) -------------
+def test_duplicate_column_names_used_by_the_model_are_a_data_error() -> None:
+    data = pd.concat([FRAME, FRAME[["y"]]], axis=1)
+    with pytest.raises(hm.DataError, match="more than one column named 'y'"):
+        hm.default_priors("y ~ x + (1|g)", data)
+
+
+@pytest.mark.parametrize("value", ["only", pd.Timestamp("2020-01-01"), True])
+def test_cbind_of_non_numeric_columns_is_a_data_error(value: Any) -> None:
+    data = FRAME.assign(s=value)
+    with pytest.raises(hm.DataError, match=r"cbind\(\): 's' must be numeric"):
+        hm.default_priors("cbind(s, f) ~ x + (1|g)", data, family="binomial")
+
+
+@pytest.mark.parametrize("bad", ["é\\u0000.csv", "a" * 300 + ".csv"])
+def test_unusable_data_paths_in_a_spec_are_spec_errors(tmp_path: Path, bad: str) -> None:
+    from hiermodel.spec import load_spec
+
+    file = tmp_path / "s.toml"
+    file.write_text(f'[data]\npath = "{bad}"\n[model]\nformula = "y ~ x"\n')
+    with pytest.raises(hm.SpecError, match="not a usable path"):
+        load_spec(file)
