@@ -179,6 +179,12 @@ def prepare_data(
         for c in var.source_columns:
             if c not in source_cols:
                 source_cols.append(c)
+    duplicated = sorted({str(c) for c in data.columns[data.columns.duplicated()]
+                         if c in source_cols})
+    if duplicated:
+        raise DataError(f"the data have more than one column named "
+                        f"{', '.join(repr(c) for c in duplicated)}, which the model uses; "
+                        "rename or drop the copies (e.g. df.loc[:, ~df.columns.duplicated()])")
     row_has_na, na_counts = _missing_report(data, source_cols)
     n_dropped = 0
     if na_counts:
@@ -240,7 +246,12 @@ def prepare_data(
             )
         assert response.failures is not None and response.trials_column is not None
         for v in (y_var, response.failures):
-            _check_finite(v, frame[v.column], data)
+            col = frame[v.column]
+            if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+                raise DataError(f"cbind(): '{v.name}' must be numeric counts (got {col.dtype} "
+                                f"values such as {_plain(col.iloc[0])}); convert it with "
+                                "pd.to_numeric or pick the count columns")
+            _check_finite(v, col, data)
         trials = frame[y_var.column] + frame[response.failures.column]
         bad_fail = frame[response.failures.column] < 0
         if bad_fail.any():

@@ -58,8 +58,12 @@ def load_spec(path: str | Path) -> Spec:
     the data (columns, prior slots) are found by :meth:`Spec.check`.
     """
     label = str(path)
-    file = Path(path).expanduser()
-    if not file.is_file():
+    try:
+        file = Path(path).expanduser()
+        found = file.is_file()
+    except (ValueError, OSError, RuntimeError) as exc:  # NUL byte, name too long, bad ~user
+        raise SpecError(f"spec file {label!r} is not a usable path: {exc}") from None
+    if not found:
         where = file.parent.resolve() if str(file.parent) else Path.cwd()
         hint = "" if file.suffix == ".toml" else " (spec files end in .toml)"
         raise SpecError(f"spec file '{label}' not found (looked in {where}){hint}")
@@ -182,6 +186,18 @@ class _Parser:
             return default
         return int(value)
 
+    def path(self, where: str, key: str, text: str) -> Path | None:
+        """``text`` resolved against the spec's folder (``~`` expanded; absolute paths kept);
+        None after reporting a path the operating system cannot name."""
+        try:
+            path = (self.base / Path(text).expanduser()).resolve()
+            path.exists()  # raises for names the OS cannot look up (too long, ...)
+            return path
+        except (ValueError, OSError, RuntimeError) as exc:  # NUL byte, name too long, loop
+            self.fail(where, f"{key} {_show(text)} is not a usable path ({exc}); give a file "
+                      "name relative to the spec file")
+            return None
+
     # -- sections -------------------------------------------------------------------------------
     def parse(self, raw: dict[str, Any]) -> Spec:
         known = tuple(SECTION_KEYS)
@@ -240,12 +256,11 @@ class _Parser:
                              "file) or dataset = \"<name>\" (built-in: "
                              f"{', '.join(dataset_names())})")
         elif path_text is not None:
-            out_path = (self.base / Path(path_text).expanduser()).resolve()
-            lower = path_text.lower()
-            if not lower.endswith(DATA_SUFFIXES):
+            out_path = self.path(w, "path", path_text)
+            if out_path is not None and not path_text.lower().endswith(DATA_SUFFIXES):
                 self.fail(w, f"path '{path_text}' must be a CSV (.csv, .csv.gz, .tsv) or "
                              "Parquet (.parquet, .pq) file")
-            elif not out_path.is_file():
+            elif out_path is not None and not out_path.is_file():
                 self.fail(w, f"path '{path_text}' not found (looked in {out_path.parent})")
         if "dataset_args" in t and dataset is None:
             self.fail(w, "dataset_args is only used with dataset = \"<name>\"")
@@ -456,7 +471,9 @@ class _Parser:
                              or f"; shipped templates: {', '.join(names)}, or a .toml file "
                              "relative to the spec"))
             return PriorsSpec(template=text)
-        path = (self.base / Path(text).expanduser()).resolve()
+        path = self.path(w, "template", text)
+        if path is None:
+            return PriorsSpec(template=text)
         if not path.is_file():
             self.fail(w, f"template file '{text}' not found (looked in {path.parent})")
             return PriorsSpec(template=text)
@@ -545,9 +562,10 @@ class _Parser:
         w = "[output]"
         self.unknown_keys(w, t, SECTION_KEYS["output"])
         text = self.string(w, t, "dir")
-        if text is None:
+        path = None if text is None else self.path(w, "dir", text)
+        if text is None or path is None:
             return None
-        return OutputSpec(dir=(self.base / Path(text).expanduser()).resolve(), dir_text=text)
+        return OutputSpec(dir=path, dir_text=text)
 
 
 __all__ = ["load_spec", "parse_spec"]
