@@ -5,7 +5,8 @@
 For each workload (sleepstudy ``Reaction ~ Days + (Days|Subject)``; the talk's maize model
 ``log(maize_yield + 0.1) ~ used_hybrid_seeds + (1 | county)`` on 110,789 rows) and each
 system, one fresh Python process runs *process start -> printed summary* with the defaults
-(4 chains x 1000 + 1000), and reports wall time, min bulk ESS over the population parameters and group SDs, max R-hat and ESS/s.
+(4 chains x 1000 + 1000), and reports wall time, min bulk ESS over the population parameters
+and group SDs, max R-hat and ESS/s.
 Ratios are against hiermodel's default (joint sampler) measured in the same run; the machine
 is noisy, so compare ratios, not absolute seconds.
 """
