@@ -18,7 +18,7 @@ funnel between group SDs and group effects is gone. The group effects are then d
 draw, from their exact conditional ``v_j | y, theta ~ N(K_j^-1 u_j / sigma^2, K_j^-1)``,
 ``r_j = L v_j``, so the joint posterior is exactly the one the joint sampler targets.
 
-K_j is a q x q matrix per level with q small (1-4 terms), so its Cholesky factor is unrolled
+K_j is a q x q matrix per level with q small (at most MAX_TERMS), so its Cholesky factor is unrolled
 into elementwise operations on vectors over levels: fast in PyMC's C backend and in numba
 (nutpie), with no batched linear-algebra Ops.
 """
@@ -83,9 +83,9 @@ def sufficient_statistics(design: Any, x_mean: np.ndarray, theta_names: list[str
     index = blocks[0].index
     levels = blocks[0].levels
     Z = np.concatenate([b.Z for b in blocks], axis=1)
-    cols = [np.ones(len(design.y))] if design.has_intercept else []
-    W = np.column_stack(cols + [design.X[:, j] - x_mean[j] for j in range(design.X.shape[1])]
-                        ) if (cols or design.X.shape[1]) else np.zeros((len(design.y), 0))
+    W = design.X - x_mean
+    if design.has_intercept:
+        W = np.column_stack([np.ones(len(design.y)), W])
     y = np.asarray(design.y, dtype=float)
     if design.offset is not None:
         y = y - design.offset

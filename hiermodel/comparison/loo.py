@@ -269,6 +269,17 @@ def pareto_warning(name: str, elpd: az.ELPDData, threshold: float = K_THRESHOLD)
             "leave-one-group-out numbers or refit those rows exactly")
 
 
+def with_pareto_counts(table: pd.DataFrame, elpds: Mapping[str, az.ELPDData],
+                       threshold: float = K_THRESHOLD) -> pd.DataFrame:
+    """``table`` (one row per name of ``elpds``) with ``n_k_high`` (Pareto k > ``threshold``)
+    and ``max_k`` columns."""
+    table["n_k_high"] = [int(np.sum(np.asarray(elpds[n]["pareto_k"].values) > threshold))
+                         for n in table.index]
+    table["max_k"] = [float(np.nanmax(np.asarray(elpds[n]["pareto_k"].values)))
+                      for n in table.index]
+    return table
+
+
 def compare_loo(elpds: Mapping[str, az.ELPDData], seed: int | None = None) -> pd.DataFrame:
     """``az.compare`` of precomputed chunked LOOs plus the count of Pareto k > 0.7.
 
@@ -291,10 +302,7 @@ def compare_loo(elpds: Mapping[str, az.ELPDData], seed: int | None = None) -> pd
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             table = az.compare(dict(elpds), ic="loo", method="stacking", scale="log", seed=seed)
-    table["n_k_high"] = [int(np.sum(np.asarray(elpds[n]["pareto_k"].values) > K_THRESHOLD))
-                         for n in table.index]
-    table["max_k"] = [float(np.nanmax(np.asarray(elpds[n]["pareto_k"].values)))
-                      for n in table.index]
+    table = with_pareto_counts(table, elpds)
     cols = ["rank", "elpd_loo", "se", "p_loo", "elpd_diff", "dse", "weight", "n_k_high",
             "max_k", "warning"]
     table = table[cols]
@@ -303,4 +311,4 @@ def compare_loo(elpds: Mapping[str, az.ELPDData], seed: int | None = None) -> pd
 
 
 __all__ = ["K_THRESHOLD", "compare_loo", "distinct_rows", "loo", "pareto_warning",
-           "psis", "relative_efficiency"]
+           "psis", "relative_efficiency", "with_pareto_counts"]

@@ -39,7 +39,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from hiermodel.comparison.logo import assign_folds
-from hiermodel.comparison.loo import K_THRESHOLD, loo
+from hiermodel.comparison.loo import K_THRESHOLD, loo, with_pareto_counts
 from hiermodel.errors import CompareError
 from hiermodel.families import weighted_loglik
 from hiermodel.posterior.fitted import Fit
@@ -200,10 +200,7 @@ def compare_fits(*fits: Any, method: str = "stacking", seed: int | None = None,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = az.compare(dict(as_loo), ic="loo", method=METHODS[key], scale="log", seed=seed)
-    table["n_k_high"] = [int(np.sum(np.asarray(elpds[n]["pareto_k"].values) > k_threshold))
-                         for n in table.index]
-    table["max_k"] = [float(np.nanmax(np.asarray(elpds[n]["pareto_k"].values)))
-                      for n in table.index]
+    table = with_pareto_counts(table, elpds, k_threshold)
     if ic != "loo":
         table = table.rename(columns={"elpd_loo": f"elpd_{ic}", "p_loo": f"p_{ic}"})
     table.index.name = "model"

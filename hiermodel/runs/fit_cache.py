@@ -5,7 +5,8 @@ The fit is written (atomically, :func:`~hiermodel.runs.store.atomic_dir`) to the
 ``file``: the posterior as ``posterior.nc`` (the netCDF round trip of stored runs) and a
 ``manifest.json`` with a key — a sha256 over the formula(s), family and link, the priors
 (template name, the text of a template file, every override), the model options
-(``dropna``, ``center_predictors``, ``parametrization``, ``compress``, ``weights``), the
+(``dropna``, ``center_predictors``, ``parametrization``, ``compress``, ``weights``,
+``marginalize``), the
 sampler settings (``draws``, ``tune``, ``chains``, ``seed``, ``backend``, ``target_accept``),
 the data (:func:`~hiermodel.runs.store.data_hash`) and the hiermodel version — and its parts.
 
