@@ -25,11 +25,12 @@ from hiermodel.comparison.logo import DEFAULT_FOLDS, leave_one_group_out
 from hiermodel.comparison.loo import compare_loo, loo, pareto_warning
 from hiermodel.comparison.pooling import group_table, pooling_table
 from hiermodel.comparison.result import Comparison
-from hiermodel.comparison.text import priors_label, seconds
+from hiermodel.comparison.text import priors_label
 from hiermodel.comparison.variance import variance_partition
 from hiermodel.comparison.variants import group_source_columns, resolve_variants, variant_kind
 from hiermodel.errors import CompareError, HiermodelError
 from hiermodel.families import get_family
+from hiermodel.numbers import format_seconds
 from hiermodel.posterior.loglik import DEFAULT_CHUNK
 
 if TYPE_CHECKING:
@@ -240,7 +241,7 @@ def _fit_variants(inputs: _Inputs, sampling: _Sampling, *, draws: int, tune: int
                 raise
             raise CompareError(f"fitting variant '{name}' ({f}) failed: {exc}") from exc
         fit_seconds[name] = time.perf_counter() - t0
-        say(f"fitted {name} in {seconds(fit_seconds[name])}")
+        say(f"fitted {name} in {format_seconds(fit_seconds[name])}")
         diagnostics[name], w = _fit_diagnostics(name, fits[name])
         warnings += w
     return _Fits(fits=fits, diagnostics=diagnostics, seconds=fit_seconds, warnings=warnings)
@@ -523,7 +524,7 @@ def compare(
                 "small_n": small_n, "min_cell": min_cell,
                 "extreme_scale": gt.scale, "extreme_scale_source": gt.scale_source,
                 "loo_distinct_rows": psis_loo.distinct, "seconds": timings}
-    say(f"done in {seconds(timings['total'])}")
+    say(f"done in {format_seconds(timings['total'])}")
     return Comparison(formula=formula, formulas=inputs.formulas, fits=fits, kinds=kinds,
                       loo=psis_loo.elpds, group=inputs.group, effect=inputs.spec, groups=gt,
                       tables=tables, logo=logo_result, warnings=warnings, settings=settings,

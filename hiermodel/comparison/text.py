@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hiermodel.comparison.loo import K_THRESHOLD
+from hiermodel.numbers import format_seconds, text_table
 
 if TYPE_CHECKING:
     from hiermodel.comparison.result import Comparison
@@ -23,44 +24,8 @@ QUANTITY_LONG = {"mean": "group mean (the mean linear predictor over the group's
                  "effect": "effect"}
 
 
-def _fmt(x: Any, digits: int = 2) -> str:
-    if x is None:
-        return ""
-    if isinstance(x, bool | np.bool_):
-        return "yes" if x else ""
-    if isinstance(x, int | np.integer):
-        return str(int(x))
-    if isinstance(x, str):  # labels such as group levels "10" stay as written
-        return x
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if not math.isfinite(v):
-        return ""
-    if v != 0 and (abs(v) >= 1e6 or abs(v) < 10 ** -(digits + 1)):
-        return f"{v:.3g}"
-    return f"{v:.{digits}f}"
-
-
 def _signed(x: float, digits: int = 2) -> str:
     return f"{x:+.{digits}f}" if math.isfinite(x) else "nan"
-
-
-def _text_table(df: pd.DataFrame, index: bool = True, digits: int = 2) -> str:
-    frame = df.reset_index() if index else df
-    header = [str(c) for c in frame.columns]
-    body = [[_fmt(v, digits) for v in row] for row in frame.itertuples(index=False)]
-    widths = [max(len(r[j]) for r in [header, *body]) for j in range(len(header))]
-    lines = []
-    for r in [header, *body]:
-        cells = [r[0].ljust(widths[0])] + [r[j].rjust(widths[j]) for j in range(1, len(r))]
-        lines.append("  " + "  ".join(cells))
-    return "\n".join(lines)
-
-
-def seconds(x: float) -> str:
-    return f"{x:.0f} s" if x >= 10 else f"{x:.1f} s"
 
 
 def render_markdown(cmp: Comparison, text: str, pngs: list[str]) -> str:
@@ -241,32 +206,33 @@ def render_text(cmp: Comparison) -> str:
         note = (f"; observations with identical cell and response computed once: "
                 f"{', '.join(f'{k} {v}' for k, v in distinct.items())} distinct")
     lines += ["", f"PSIS-LOO per observation (N = {s['n']}; higher elpd is better; weight ="
-              f" stacking{note}):", _text_table(loo_t)]
+              f" stacking{note}):", text_table(loo_t, index=True)]
     if cmp.logo is not None:
         lt = cmp.tables["logo"][["elpd_logo", "se", "elpd_diff", "dse", "elpd_per_obs",
                                  "elpd_pointwise_per_obs"]]
         lines += ["", f"Leave-one-group-out: {cmp.logo.method}; elpd = sum over groups of "
-                  "the joint log predictive density of the held-out group:", _text_table(lt)]
+                  "the joint log predictive density of the held-out group:",
+                  text_table(lt, index=True)]
         lines.append(f"  cost: {cmp.logo.n_refits} refits ({s['logo_draws']} draws + "
                      f"{s['logo_tune']} tune, {s['chains']} chains each) in "
-                     f"{seconds(cmp.logo.seconds)}")
+                     f"{format_seconds(cmp.logo.seconds)}")
     pop = cmp.tables["population"]
     for q in report_quantities(cmp):
         p = pop[pop.quantity == q][["variant", "median", "low", "high", "basis"]]
         name = f"effect ({cmp.effect.label})" if q == "effect" else \
             QUANTITY_LONG.get(q, q)
         lines += ["", f"Population value of the {name}, median and "
-                  f"{int(s['prob'] * 100)}% interval:", _text_table(p, index=False)]
+                  f"{int(s['prob'] * 100)}% interval:", text_table(p)]
     if "original_scale" in cmp.tables and len(cmp.tables["original_scale"]):
         o = cmp.tables["original_scale"][["variant", "ratio", "ratio_low", "ratio_high",
                                           "percent_change"]]
         lines += ["", "On the original scale (log response): multiplicative effect "
-                  "exp(effect):", _text_table(o, index=False)]
+                  "exp(effect):", text_table(o)]
     if "variance" in cmp.tables:
         v = cmp.tables["variance"][["component", "term", "variance", "share", "share_low",
                                     "share_high", "note"]]
         lines += ["", "Variance partition of the hierarchical model (share = ICC):",
-                  _text_table(v, index=False)]
+                  text_table(v)]
     flagged = cmp.flagged
     varies = cmp.group_results.varies
     for j, q in enumerate(report_quantities(cmp)):
@@ -285,7 +251,7 @@ def render_text(cmp: Comparison) -> str:
             cols.append("flags")
         shown = gt[cols].rename(columns={f"{q}_{v}": v for v in cmp.formulas}
                                 | {f"pooling_{q}": "pooling"})
-        lines += ["", head, _text_table(shown, index=False)]
+        lines += ["", head, text_table(shown)]
     if len(flagged):
         lines += ["", "Why flagged:"]
         for r in flagged.itertuples():
@@ -294,7 +260,7 @@ def render_text(cmp: Comparison) -> str:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in cmp.warnings]
     t = s.get("seconds") or {}
     if t:
-        lines += ["", "Time: " + ", ".join(f"{k} {seconds(v)}" for k, v in t.items())]
+        lines += ["", "Time: " + ", ".join(f"{k} {format_seconds(v)}" for k, v in t.items())]
     return "\n".join(lines)
 
 
@@ -331,6 +297,5 @@ __all__ = [
     "render_markdown",
     "render_text",
     "report_quantities",
-    "seconds",
     "summary_lines",
 ]
