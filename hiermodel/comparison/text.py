@@ -5,6 +5,7 @@ and ``report.md``."""
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ from hiermodel.numbers import format_seconds, text_table
 if TYPE_CHECKING:
     from hiermodel.comparison.result import Comparison
 
+TERMINAL_WIDTH = 100
+MAX_FLAGGED = 10
 _QUANTITY_NAMES = {"mean": "group mean", "intercept": "intercept", "effect": "effect"}
 QUANTITY_LONG = {"mean": "group mean (the mean linear predictor over the group's own rows)",
                  "intercept": "intercept (linear predictor at the reference row, effect off)",
@@ -67,13 +70,13 @@ def _verdict(table: pd.DataFrame, col: str, what: str) -> str:
         "; ".join(parts) + "."
 
 
-def summary_lines(cmp: Comparison) -> list[str]:
-    """The report's opening: what partial pooling buys, in sentences."""
-    out: list[str] = []
+def verdict_lines(cmp: Comparison) -> list[str]:
+    """The verdict: which variant predicts new observations of known groups best (PSIS-LOO)
+    and which predicts new groups best (leave-one-group-out), with the differences."""
     s = cmp.settings
-    out.append(_verdict(cmp.tables["loo"], "elpd_loo",
-                        "New observations of known groups (PSIS-LOO, elpd summed over "
-                        f"{s['n']} observations)"))
+    out = [_verdict(cmp.tables["loo"], "elpd_loo",
+                    "New observations of known groups (PSIS-LOO, elpd summed over "
+                    f"{s['n']} observations)")]
     if cmp.logo is not None:
         out.append(_verdict(cmp.tables["logo"], "elpd_logo",
                             f"New groups ({cmp.logo.method.split(' (')[0]}, elpd "
@@ -81,6 +84,40 @@ def summary_lines(cmp: Comparison) -> list[str]:
                             "groups)"))
     elif s.get("logo_skipped"):
         out.append(f"New groups: not assessed ({s['logo_skipped']}).")
+    return out
+
+
+def _effect_sentence(cmp: Comparison) -> str | None:
+    pop = cmp.tables["population"]
+    if cmp.effect.variable is None or "hierarchical" not in cmp.formulas:
+        return None
+    h = pop[(pop.variant == "hierarchical") & (pop.quantity == "effect")].iloc[0]
+    text = (f"Hierarchical population effect of {cmp.effect.label}: "
+            f"{h['median']:.2f} [{h['low']:.2f}, {h['high']:.2f}]")
+    o = cmp.tables.get("original_scale")
+    if o is not None and len(o) and "hierarchical" in set(o["variant"]):
+        r = o.set_index("variant").loc["hierarchical"]
+        text += (f", i.e. {r['ratio']:.2f}x [{r['ratio_low']:.2f}, "
+                 f"{r['ratio_high']:.2f}] on the original scale")
+    return text + "."
+
+
+def _icc_sentence(cmp: Comparison) -> str | None:
+    v = cmp.tables.get("variance")
+    if v is None or not len(v):
+        return None
+    icc = v[(v.note == "ICC") & (v.component == cmp.group)]
+    if not len(icc):
+        return None
+    r = icc.iloc[0]
+    return (f"'{cmp.group}' accounts for {100 * r['share']:.0f}% "
+            f"[{100 * r['share_low']:.0f}%, {100 * r['share_high']:.0f}%] of "
+            "the variance (ICC of the hierarchical model).")
+
+
+def summary_lines(cmp: Comparison) -> list[str]:
+    """The report's opening: what partial pooling buys, in sentences."""
+    out = verdict_lines(cmp)
     gt = cmp.tables["groups"]
     q = cmp.pooling_quantity
     varies = cmp.group_results.varies
@@ -122,25 +159,7 @@ def summary_lines(cmp: Comparison) -> list[str]:
             out.append("Largest hierarchical vs unpooled differences in the "
                        f"{_QUANTITY_NAMES.get(qq, qq)}: "
                        + "; ".join(rows) + ".")
-    pop = cmp.tables["population"]
-    if cmp.effect.variable is not None and "hierarchical" in cmp.formulas:
-        h = pop[(pop.variant == "hierarchical") & (pop.quantity == "effect")].iloc[0]
-        text = (f"Hierarchical population effect of {cmp.effect.label}: "
-                f"{h['median']:.2f} [{h['low']:.2f}, {h['high']:.2f}]")
-        o = cmp.tables.get("original_scale")
-        if o is not None and len(o) and "hierarchical" in set(o["variant"]):
-            r = o.set_index("variant").loc["hierarchical"]
-            text += (f", i.e. {r['ratio']:.2f}x [{r['ratio_low']:.2f}, "
-                     f"{r['ratio_high']:.2f}] on the original scale")
-        out.append(text + ".")
-    v = cmp.tables.get("variance")
-    if v is not None and len(v):
-        icc = v[(v.note == "ICC") & (v.component == cmp.group)]
-        if len(icc):
-            r = icc.iloc[0]
-            out.append(f"'{cmp.group}' accounts for {100 * r['share']:.0f}% "
-                       f"[{100 * r['share_low']:.0f}%, {100 * r['share_high']:.0f}%] of "
-                       "the variance (ICC of the hierarchical model).")
+    out += [x for x in (_effect_sentence(cmp), _icc_sentence(cmp)) if x is not None]
     flagged = cmp.flagged
     if len(flagged):
         parts = [f"{r.group} ({r.flags.replace(',', ', ')})" for r in flagged.itertuples()]
@@ -179,19 +198,65 @@ def _largest_differences(cmp: Comparison, q: str, k: int) -> list[str]:
     return out
 
 
+def _header(cmp: Comparison) -> list[str]:
+    s = cmp.settings
+    return [
+        f"Comparison of {len(cmp.formulas)} variants of  {cmp.formula}",
+        f"  {s['n']} observations, {len(cmp.tables['groups'])} groups of '{cmp.group}'; "
+        f"effect: {cmp.effect.label}",
+        f"  {s['chains']} chains x {s['draws']} draws ({s['tune']} tune) per fit, backend "
+        f"{s['backend']}, priors {s['priors']!s}",
+    ]
+
+
+def _bullet(sentence: str, width: int) -> str:
+    return textwrap.fill(sentence, width=width, initial_indent="  - ",
+                         subsequent_indent="    ", break_on_hyphens=False)
+
+
+def render_terminal(cmp: Comparison, directory: str | Path | None = None,
+                    width: int = TERMINAL_WIDTH, max_flagged: int = MAX_FLAGGED) -> str:
+    """The one-screen summary ``hiermodel compare`` prints: the verdict, the LOO and LOGO
+    tables, the effect on the original scale and the flagged groups (at most
+    ``max_flagged``), then where the full report (``report.txt``) and tables are."""
+    lines = [*_header(cmp), "", "Verdict:"]
+    lines += [_bullet(x, width) for x in verdict_lines(cmp)]
+    lines += [_bullet(x, width) for x in (_effect_sentence(cmp), _icc_sentence(cmp))
+              if x is not None]
+    loo_t = cmp.tables["loo"][["elpd_loo", "se", "elpd_diff", "dse", "weight", "n_k_high"]]
+    lines += ["", "PSIS-LOO (higher elpd is better):",
+              text_table(loo_t.rename(columns={"n_k_high": f"k>{K_THRESHOLD}"}), index=True)]
+    if cmp.logo is not None:
+        lt = cmp.tables["logo"][["elpd_logo", "se", "elpd_diff", "dse"]]
+        lines += ["", f"Leave-one-group-out ({cmp.logo.method.split(' (')[0]}):",
+                  text_table(lt, index=True)]
+    o = cmp.tables.get("original_scale")
+    if o is not None and len(o):
+        lines += ["", "Effect on the original scale, exp(effect):",
+                  text_table(o[["variant", "ratio", "ratio_low", "ratio_high",
+                                "percent_change"]])]
+    flagged = cmp.flagged
+    gt = cmp.tables["groups"]
+    if len(flagged):
+        shown = flagged[["group", "n", "flags"]].head(max_flagged)
+        lines += ["", f"Flagged groups ({len(flagged)} of {len(gt)}):", text_table(shown)]
+        if len(flagged) > max_flagged:
+            lines.append(f"  ... and {len(flagged) - max_flagged} more (groups.csv)")
+    else:
+        lines += ["", f"Flagged groups: none of {len(gt)}."]
+    if cmp.warnings:
+        lines += ["", f"{len(cmp.warnings)} warning(s): see the report."]
+    if directory is not None:
+        lines += ["", f"Full report: {Path(directory) / 'report.txt'} (tables, figures and "
+                  f"report.md in {directory})"]
+    return "\n".join(lines)
+
+
 def render_text(cmp: Comparison) -> str:
     """The plain-text report (``str(comparison)``)."""
     s = cmp.settings
     gt = cmp.tables["groups"]
-    lines = [
-        f"Comparison of {len(cmp.formulas)} variants of  {cmp.formula}",
-        f"  {s['n']} observations, {len(gt)} groups of '{cmp.group}'; effect: "
-        f"{cmp.effect.label}",
-        f"  {s['chains']} chains x {s['draws']} draws ({s['tune']} tune) per fit, backend "
-        f"{s['backend']}, priors {s['priors']!s}",
-        "",
-        "What partial pooling buys:",
-    ]
+    lines = [*_header(cmp), "", "What partial pooling buys:"]
     for sentence in summary_lines(cmp):
         lines.append("  - " + sentence)
     lines += ["", "Variants:"]
@@ -292,10 +357,14 @@ def _show_level(value: Any) -> str:
 
 
 __all__ = [
+    "MAX_FLAGGED",
     "QUANTITY_LONG",
+    "TERMINAL_WIDTH",
     "priors_label",
     "render_markdown",
+    "render_terminal",
     "render_text",
     "report_quantities",
     "summary_lines",
+    "verdict_lines",
 ]
