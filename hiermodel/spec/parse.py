@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib.util
 import re
 import tomllib
 from collections.abc import Mapping
@@ -44,7 +45,7 @@ from hiermodel.spec.schema import (
     Spec,
     canonical_dumps,
 )
-from hiermodel.spec.sources import dataset_names, dataset_params
+from hiermodel.spec.sources import DUCKDB_MISSING, dataset_names, dataset_params
 
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -246,14 +247,19 @@ class _Parser:
         self.unknown_keys(w, t, SECTION_KEYS["data"])
         path_text = self.string(w, t, "path")
         dataset = self.string(w, t, "dataset")
+        sql = self.string(w, t, "sql")
         out_path: Path | None = None
         args: dict[str, Any] = {}
-        if path_text is not None and dataset is not None:
-            self.fail(w, "give either path or dataset, not both")
-        elif path_text is None and dataset is None:
-            if "path" not in t and "dataset" not in t:
+        given = [k for k, v in (("path", path_text), ("dataset", dataset), ("sql", sql))
+                 if v is not None]
+        database_text, database = self.database(w, t, sql)
+        if len(given) > 1:
+            self.fail(w, f"give one of path, dataset or sql, not {' and '.join(given)}")
+        elif not given:
+            if not {"path", "dataset", "sql"} & set(t):
                 self.fail(w, "needs path = \"file.csv\" (CSV or Parquet, relative to the spec "
-                             "file) or dataset = \"<name>\" (built-in: "
+                             "file), sql = \"select ... from 'file.parquet'\" (DuckDB) or "
+                             "dataset = \"<name>\" (built-in: "
                              f"{', '.join(dataset_names())})")
         elif path_text is not None:
             out_path = self.path(w, "path", path_text)
@@ -304,8 +310,27 @@ class _Parser:
                 continue
             typed.append((str(column), kind))
         return DataSpec(path=out_path, path_text=path_text, dataset=dataset,
-                        dataset_args=tuple(sorted(args.items())), filter=query,
+                        dataset_args=tuple(sorted(args.items())), sql=sql, database=database,
+                        database_text=database_text, filter=query,
                         derive=tuple(derived), types=tuple(typed))
+
+    def database(self, w: str, t: Mapping[str, Any], sql: str | None
+                 ) -> tuple[str | None, Path | None]:
+        """``[data] database``: a DuckDB database file for the ``sql`` query; and whether the
+        optional DuckDB dependency is there when ``sql`` is given."""
+        text = self.string(w, t, "database")
+        if sql is not None and importlib.util.find_spec("duckdb") is None:
+            self.fail(w, f"sql needs DuckDB, which is not installed: {DUCKDB_MISSING}")
+        if text is None:
+            return None, None
+        if sql is None:
+            self.fail(w, f"database {_show(text)} is read by a query: add "
+                         "sql = \"select ... from <table>\"")
+            return text, None
+        path = self.path(w, "database", text)
+        if path is not None and not path.is_file():
+            self.fail(w, f"database '{text}' not found (looked in {path.parent})")
+        return text, path
 
     def model(self, t: dict[str, Any], present: bool) -> ModelSpec | None:
         w = "[model]"

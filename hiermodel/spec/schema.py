@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 #: Keys of every section (``[data.derive]``, ``[data.types]``, ``[compare.variants]`` and
 #: ``[data.dataset_args]`` are free-form tables of their own).
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
-    "data": ("path", "dataset", "dataset_args", "filter", "derive", "types"),
+    "data": ("path", "dataset", "dataset_args", "sql", "database", "filter", "derive",
+             "types"),
     "model": ("formula", "family", "link", "dropna", "center_predictors", "parametrization",
               "compress", "weights", "aux"),
     "priors": ("template", "template_table", "override"),
@@ -75,6 +76,9 @@ class DataSpec:
     path_text: str | None = None  # the path as written in the spec
     dataset: str | None = None  # a built-in dataset (``hm.datasets.<name>()``)
     dataset_args: tuple[tuple[str, Any], ...] = ()
+    sql: str | None = None  # a DuckDB query; relative file names resolve against the spec dir
+    database: Path | None = None  # absolute path of a DuckDB database file the query reads
+    database_text: str | None = None  # that path as written in the spec
     filter: str | None = None  # pandas query string
     derive: tuple[tuple[str, str], ...] = ()  # new column -> R expression, in order
     types: tuple[tuple[str, str], ...] = ()  # column -> categorical | numeric | bool
@@ -203,6 +207,9 @@ class Spec:
                 "path": d.path_text,
                 "dataset": d.dataset,
                 "dataset_args": dict(d.dataset_args),
+                # only when set, so that the hash of every other spec stays as it was
+                **({"sql": d.sql} if d.sql is not None else {}),
+                **({"database": d.database_text} if d.database_text is not None else {}),
                 "filter": d.filter,
                 "derive": [list(kv) for kv in d.derive],
                 "types": dict(d.types),
@@ -288,7 +295,8 @@ class Spec:
     def load_data(self) -> pd.DataFrame:
         """The data as the model sees it.
 
-        Steps, in order: read ``path`` (CSV/Parquet) or call the built-in ``dataset``; convert
+        Steps, in order: read ``path`` (CSV/Parquet), run the DuckDB ``sql`` query (over files
+        or the ``database``) or call the built-in ``dataset``; convert
         the columns named in ``[data.types]``; keep the rows matching ``filter`` (a pandas
         query); add the ``[data.derive]`` columns (R expressions, in file order; a type given
         for a derived column is applied after it is made). The index is reset.
