@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ from hiermodel import datasets, priors
 from hiermodel.errors import (
     BuildError,
     CompareError,
+    ConvergenceError,
+    ConvergenceWarning,
     DataError,
     DiagnosticsError,
     FamilyError,
@@ -83,6 +86,8 @@ def fit(
     file: str | None = None,
     refit: str = "on_change",
     marginalize: bool | str = False,
+    strict: bool = False,
+    remedy: bool = False,
     **aux: str | None,
 ) -> Fit:
     """Fit an lme4-style formula and return a :class:`~hiermodel.posterior.fitted.Fit`.
@@ -102,6 +107,12 @@ def fit(
     sampler settings and hiermodel version are unchanged (``fit.cached``); ``refit``:
     ``"on_change"``, ``"always"`` or ``"never"`` (brms's ``file_refit``; see
     :mod:`hiermodel.runs.fit_cache`).
+
+    After sampling, the convergence gate checks R-hat, bulk/tail ESS, divergences, tree depth
+    and E-BFMI (``fit.checks()``); a failure warns (:class:`ConvergenceWarning`, with advice for
+    this model), ``strict=True`` raises :class:`ConvergenceError` instead, and ``remedy=True``
+    first refits once with the advice applied (``fit.remedy`` says what changed; with ``file=``
+    the stored fit is the one before the remedy).
     """
     check_keywords("fit", aux, fit)
     formulas: dict[str, Any] = dict(aux)
@@ -115,12 +126,18 @@ def fit(
         sampler = {"draws": draws, "tune": tune, "chains": chains, "cores": cores,
                    "seed": seed, "backend": backend, "target_accept": target_accept,
                    "progressbar": progressbar}
-        return cached_fit(file, refit, args, sampler)
+        from hiermodel.posterior.refit import gated
+
+        with warnings.catch_warnings():  # the gate below reports once, with strict / remedy
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            stored = cached_fit(file, refit, args, sampler)
+        return gated(stored, strict=strict, remedy=remedy)
     built = model(formula, data, family=family, link=link, priors=priors, dropna=dropna,
                   center_predictors=center_predictors, parametrization=parametrization,
                   compress=compress, weights=weights, marginalize=marginalize, **formulas)
     return built.fit(draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
-                     backend=backend, target_accept=target_accept, progressbar=progressbar)
+                     backend=backend, target_accept=target_accept, progressbar=progressbar,
+                     strict=strict, remedy=remedy)
 
 
 def prior_predictive(
@@ -202,6 +219,8 @@ def load_run(path: str) -> RunFit:
 __all__ = [
     "BuildError",
     "CompareError",
+    "ConvergenceError",
+    "ConvergenceWarning",
     "DataError",
     "DiagnosticsError",
     "FamilyError",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -20,7 +21,13 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from hiermodel.errors import DiagnosticsError, HiermodelError, InternalError, SpecError
+from hiermodel.errors import (
+    ConvergenceError,
+    HiermodelError,
+    InternalError,
+    Interrupted,
+    SpecError,
+)
 
 log = logging.getLogger("hiermodel.cli")
 
@@ -28,16 +35,18 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_DIAGNOSTICS = 2
 EXIT_INTERNAL = 70  # sysexits EX_SOFTWARE: an InternalError, i.e. a bug in hiermodel
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
 
 EXIT_CODES = f"""\
 exit codes:
   {EXIT_OK}    success
   {EXIT_ERROR}    user error (bad spec, formula, data, priors, missing run, bad arguments)
-  {EXIT_DIAGNOSTICS}    fit --strict: a fit failed the convergence diagnostics (R-hat, ESS,
-       divergences); the run is still written
+  {EXIT_DIAGNOSTICS}    fit --strict: a fit failed the convergence checks (R-hat, ESS, divergences,
+       tree depth, E-BFMI); the run is still written
   {EXIT_INTERNAL}   internal error: a bug in hiermodel (the traceback is printed)
-  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+  {EXIT_INTERRUPTED}  interrupted by SIGINT (Ctrl-C); no partial run is left
+  {EXIT_TERMINATED}  terminated by SIGTERM (timeout, a scheduler); no partial run is left
 """
 
 
@@ -130,21 +139,27 @@ def cmd_fit(args: argparse.Namespace) -> int:
     several = len(specs) > 1
     failed: list[str] = []
     for i, spec in enumerate(specs, start=1):
-        with _display(args):
-            if several:
-                Reporter().note(f"[{i}/{len(specs)}] {spec.label}")
-            fit = run_spec(spec, refit=args.refit, out=_out_for(args.out, spec, several),
-                           progressbar=_progressbar(args))
+        try:
+            with _display(args):
+                if several:
+                    Reporter().note(f"[{i}/{len(specs)}] {spec.label}")
+                fit = run_spec(spec, refit=args.refit, out=_out_for(args.out, spec, several),
+                               progressbar=_progressbar(args))
+        except KeyboardInterrupt as exc:
+            stage = getattr(exc, "what", "") or "fitting"
+            raise Interrupted(getattr(exc, "signum", signal.SIGINT),
+                              f"{stage} of {spec.label}; no run was written for it and "
+                              "earlier runs are unchanged") from None
         if several:
             print(f"== {spec.label} ({fit.run_dir})")
         print(str(fit.summary()).rstrip("\n"))
         if several and i < len(specs):
             print()
-        diag = fit.diagnostics()
-        if args.strict and not diag.get("ok", False):
-            failed.append(str(diagnostics_error(spec.label, diag, fit.run_dir)))
+        table = fit.checks()
+        if args.strict and (table["status"] == "failed").any():
+            failed.append(str(diagnostics_error(spec.label, table, fit.run_dir)))
     if failed:
-        raise DiagnosticsError("\n".join(failed))
+        raise ConvergenceError("\n".join(failed))
     return EXIT_OK
 
 
@@ -208,14 +223,19 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"\nComparison of {manifest['spec']['label']}, created {manifest['created']}; "
               f"tables and figures in {directory}")
         return EXIT_OK
+    from hiermodel.posterior.diagnostics import failure_lines
+
     fit = load_run(directory)
     d = fit.diagnostics()
+    failures = failure_lines(fit.checks())
     print(str(fit.summary()).rstrip("\n"))
     print()
-    verdict = "ok" if d.get("ok") else "FAILED"
+    verdict = "ok" if not failures else "FAILED"
     print(f"Diagnostics ({verdict}): max R-hat {d['max_rhat']:.4f}, min bulk ESS "
           f"{d['min_ess_bulk']:.0f}, min tail ESS {d['min_ess_tail']:.0f}, divergences "
           f"{d['divergences']}")
+    for line in failures:
+        print(f"  {line}")
     versions = ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())
     print(f"Run: {directory} (spec {manifest['spec']['label']}, created {manifest['created']}, "
           f"seed {manifest.get('seed')}, backend {manifest.get('backend')})")
@@ -276,8 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "dir (with several specs: DIR/<spec name>); the run goes to DIR/fit")
     p.add_argument("--refit", action="store_true", help="sample even if a stored run of the "
                    "same spec and data exists")
-    p.add_argument("--strict", action="store_true", help="exit with code 2 if the convergence "
-                   "diagnostics fail (max R-hat > 1.01, bulk ESS < 400 or divergences)")
+    p.add_argument("--strict", action="store_true", help="exit with code 2 if a convergence "
+                   "check fails (R-hat > 1.01, bulk or tail ESS < 100 per chain, divergences, "
+                   "tree depth saturation, E-BFMI < 0.2)")
     _output_options(p, quiet="no progress, no library logging; the summary is still printed")
     p.set_defaults(func=cmd_fit)
 
@@ -330,9 +351,16 @@ def _quiet_libraries() -> None:
     warnings.simplefilter("ignore")
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 user error, 2 failed diagnostics under
-    ``--strict``, 70 internal error with its traceback, 130 interrupted)."""
+    ``--strict``, 70 internal error with its traceback, 130 SIGINT, 143 SIGTERM).
+
+    SIGTERM raises :class:`~hiermodel.errors.Interrupted` like Ctrl-C does, so cleanup runs
+    (temporary run directories are removed, sampler workers stopped) before the exit."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -344,6 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = logging.getLogger("hiermodel")
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
+    sigterm = signal.getsignal(signal.SIGTERM)
+    if sigterm is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         with warnings.catch_warnings():
             if getattr(args, "quiet", False):
@@ -357,14 +388,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("internal error: this is a bug in hiermodel, not in your model or data; please "
               "report it with the traceback above", file=sys.stderr)
         return EXIT_INTERNAL
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        what = getattr(exc, "what", "") or f"hiermodel {args.command}"
+        print(f"interrupted by {signal.Signals(signum).name}: {what}", file=sys.stderr)
+        return 128 + int(signum)
     finally:
+        if sigterm is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, sigterm)
         root.removeHandler(handler)
         logging.disable(logging.NOTSET)
 
 
 __all__ = ["EXIT_DIAGNOSTICS", "EXIT_ERROR", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK",
-           "build_parser",
+           "EXIT_TERMINATED", "build_parser",
            "main"]

@@ -68,10 +68,39 @@ class FitError(HiermodelError):
     """Sampling failed, or a requested backend is not installed."""
 
 
-class DiagnosticsError(FitError):
-    """The fit finished but failed convergence diagnostics (used by ``--strict``)."""
+class ConvergenceError(FitError):
+    """The fit finished but failed the convergence gate (``strict=True``, ``--strict``).
+
+    The message lists each failed check with the parameters involved and what to change
+    (:mod:`hiermodel.posterior.diagnostics`); the CLI exits with code 2.
+    """
 
     exit_code = 2
+
+
+DiagnosticsError = ConvergenceError  # the name before the gate had advice; kept for callers
+
+
+class ConvergenceWarning(UserWarning):
+    """A fit failed the convergence gate: the warning names the parameters and the advice
+    (``fit.checks()`` has the table; ``strict=True`` raises :class:`ConvergenceError`)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM stopped hiermodel; ``what`` says what was running.
+
+    A :class:`KeyboardInterrupt`, so code that stops on Ctrl-C stops on it too; the CLI exits
+    with ``128 + signum`` (130 for SIGINT, 143 for SIGTERM) after one line naming ``what``.
+    """
+
+    def __init__(self, signum: int, what: str = "") -> None:
+        self.signum = int(signum)
+        self.what = what
+        super().__init__(what)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 class CompareError(HiermodelError):
@@ -98,6 +127,8 @@ def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:
 __all__ = [
     "BuildError",
     "CompareError",
+    "ConvergenceError",
+    "ConvergenceWarning",
     "DataError",
     "DiagnosticsError",
     "FamilyError",
@@ -105,6 +136,7 @@ __all__ = [
     "FormulaError",
     "HiermodelError",
     "InternalError",
+    "Interrupted",
     "PriorError",
     "RunError",
     "SpecError",

@@ -75,13 +75,18 @@ class Model:
         """The prior table: class, term, group, prior, source."""
         return self.prior_table
 
-    def fit(self, **kwargs: Any) -> Fit:
-        """Sample the posterior; see :func:`hiermodel.backend.sampling.sample` for the arguments."""
+    def fit(self, strict: bool = False, remedy: bool = False, **kwargs: Any) -> Fit:
+        """Sample the posterior (see :func:`hiermodel.backend.sampling.sample` for the
+        arguments), then run the convergence gate: a failed check warns
+        (:class:`~hiermodel.errors.ConvergenceWarning`), raises with ``strict=True``
+        (:class:`~hiermodel.errors.ConvergenceError`), and with ``remedy=True`` is first
+        refitted once with the gate's advice (:func:`hiermodel.posterior.refit.gated`)."""
         from hiermodel.backend.sampling import sample
         from hiermodel.posterior.fitted import Fit
+        from hiermodel.posterior.refit import gated
 
         idata, sampler = sample(self, **kwargs)
-        return Fit(self, idata, sampler)
+        return gated(Fit(self, idata, sampler), strict=strict, remedy=remedy)
 
     def prior_predictive(self, draws: int = 200, seed: int | None = None) -> Any:
         """Prior predictive draws vs the observed response (``.summary()``, ``.plot()``)."""

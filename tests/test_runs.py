@@ -238,8 +238,15 @@ def test_strict_raises_after_writing(first_run: tuple[Path, RunFit, list[str]],
         run_spec(spec_path, strict=True)
     assert info.value.exit_code == 2
     target = tmp_path / "runs" / "strict" / "fit"
-    assert str(info.value).startswith(f"{spec_path}: diagnostics failed (bulk ESS < 400")
+    message = str(info.value)
+    assert message.startswith(f"{spec_path} failed")
+    assert "\n  min bulk ESS " in message and "(needs >= 100;" in message  # 1 chain x 100
     assert (target / MANIFEST).is_file()  # the run is kept for inspection
+    stored = {r["check"]: r for r in json.loads((target / MANIFEST).read_text())["checks"]}
+    assert stored["min bulk ESS"]["status"] == "failed"  # 30 draws: far below 100
+    assert stored["min bulk ESS"]["threshold"] == 100
+    assert stored["max R-hat"]["status"] == "skipped"  # one chain
+    assert load_run(target).checks().set_index("check").loc["min bulk ESS", "status"] == "failed"
     with pytest.raises(DiagnosticsError):  # also when the stored run is reused
         run_spec(spec_path, strict=True)
     assert find_run(tmp_path / "runs" / "strict") == target

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import multiprocessing
+import os
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hiermodel.console import show_sampler_output
-from hiermodel.errors import FitError
+from hiermodel.errors import FitError, Interrupted
 
 if TYPE_CHECKING:
     from hiermodel.models import Model
@@ -96,6 +101,63 @@ def sampler_logs() -> Iterator[None]:
             lg.setLevel(level)
 
 
+def stop_children(patience: float = 5.0) -> None:
+    """Terminate (then kill) every child process this process started that is still alive."""
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(patience)
+        if child.is_alive():
+            child.kill()
+            child.join(patience)
+
+
+@contextmanager
+def interruptible(what: str) -> Iterator[None]:
+    """Make SIGINT and SIGTERM stop ``what`` (sampling) cleanly, with :class:`Interrupted`.
+
+    PyMC's and nutpie's samplers catch ``KeyboardInterrupt`` themselves: they stop their
+    chains and then return (or fail on) the partial trace, so Ctrl-C surfaced as "Not enough
+    samples to build a trace", and SIGTERM's default action killed this process without that
+    cleanup, orphaning PyMC's worker processes. Here both signals raise ``KeyboardInterrupt``
+    (so the sampler's own cleanup runs: PyMC aborts and terminates its workers), any child
+    still alive afterwards is terminated, and :class:`Interrupted` is raised whatever the
+    sampler returned. A signal that was ignored (a background job's SIGINT) stays ignored.
+    Outside the main thread signals cannot be handled, and nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+    caught: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:  # a forked sampler worker inherited this handler
+            signal.signal(signum, signal.SIG_DFL)
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt  # PyMC's worker loop ends on it
+            os.kill(os.getpid(), signum)
+            return
+        caught.append(signum)
+        raise Interrupted(signum, what)
+
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        current = signal.getsignal(signum)
+        if current is not signal.SIG_IGN:
+            previous[signum] = current
+            signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for restored, old in previous.items():
+            signal.signal(restored, old)
+        if caught:
+            stop_children()
+            raise Interrupted(caught[0], what) from None
+
+
 def _sample_pymc(model: Any, draws: int, tune: int, chains: int, cores: int, seed: int | None,
                  target_accept: float, progressbar: bool, keep: list[str],
                  nuts_sampler: str = "pymc") -> Any:
@@ -156,8 +218,9 @@ def sample(
     if show_sampler_output() is False:
         progressbar = False
     start = time.perf_counter()
+    what = f"sampling {model.formula} with {backend} ({chains} chains x {tune} + {draws})"
     try:
-        with warnings.catch_warnings(), sampler_logs():
+        with interruptible(what), warnings.catch_warnings(), sampler_logs():
             warnings.filterwarnings("ignore", message=".*BLAS.*")
             # NUTS's first, oversized trial steps on very precise likelihoods (compressed cell
             # means of thousands of rows) overflow to inf/NaN energies; the sampler treats such
@@ -173,8 +236,6 @@ def sample(
             else:
                 idata = _sample_pymc(pm_model, draws, tune, chains, cores, seed, target_accept,
                                      progressbar, keep, nuts_sampler=backend)
-    except KeyboardInterrupt:
-        raise
     except FitError:
         raise
     except Exception as exc:
@@ -227,5 +288,6 @@ def prior_draws(pymc_model: Any, name: str, draws: int, seed: int | None) -> np.
     return np.asarray(prior.prior[name].values).reshape(draws, -1)
 
 
-__all__ = ["AUTO_NUTPIE_ROWS", "BACKENDS", "SAMPLER_LOGGERS", "check_backend", "likelihood_rows",
-           "prior_draws", "prior_predictive", "resolve_backend", "sample", "sampler_logs"]
+__all__ = ["AUTO_NUTPIE_ROWS", "BACKENDS", "SAMPLER_LOGGERS", "check_backend", "interruptible",
+           "likelihood_rows", "prior_draws", "prior_predictive", "resolve_backend", "sample",
+           "sampler_logs", "stop_children"]

@@ -30,6 +30,8 @@ class Fit:
         self.idata = idata
         self.sampler = dict(sampler)
         self.cached = False  # True when hm.fit(file=...) reused a stored fit
+        self.remedy: dict[str, Any] = {}  # what fit(remedy=True) changed before this refit
+        self._checks: pd.DataFrame | None = None
 
     # -- the objects underneath -------------------------------------------------------------
     @property
@@ -247,8 +249,18 @@ class Fit:
         return update(self, formula, **kwargs)
 
     # -- diagnostics and reports --------------------------------------------------------------
+    def checks(self) -> pd.DataFrame:
+        """The convergence gate: one row per check (R-hat, bulk and tail ESS, divergences, tree
+        depth, E-BFMI) with status, value, threshold, the parameters involved and advice for
+        this model; see :mod:`hiermodel.posterior.diagnostics`."""
+        if self._checks is None:
+            from hiermodel.posterior.diagnostics import checks, context_of
+
+            self._checks = checks(self.idata, context_of(self))
+        return self._checks.copy()
+
     def diagnostics(self) -> dict[str, float]:
-        """max R-hat, min bulk/tail ESS over the reported parameters, divergences."""
+        """max R-hat, min bulk/tail ESS over the reported parameters, divergences, ``ok``."""
         from hiermodel.posterior.summary import diagnostics
 
         return diagnostics(self)

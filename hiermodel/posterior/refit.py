@@ -17,9 +17,11 @@ compile cache makes recompiling an unchanged graph structure cheap.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from typing import TYPE_CHECKING, Any
 
-from hiermodel.errors import FitError
+from hiermodel.errors import ConvergenceWarning, FitError
 from hiermodel.formula.distributional import AUX_LINKS
 from hiermodel.formula.rewrite import update_formula, update_rhs
 from hiermodel.models import model
@@ -29,8 +31,10 @@ if TYPE_CHECKING:
 
     from hiermodel.posterior.fitted import Fit
 
+log = logging.getLogger("hiermodel")
+
 MODEL_ARGS = ("data", "family", "link", "priors", "dropna", "center_predictors",
-              "parametrization", "compress", "weights")
+              "parametrization", "compress", "weights", "marginalize")
 SAMPLER_ARGS = ("draws", "tune", "chains", "cores", "seed", "backend", "target_accept",
                 "progressbar")
 
@@ -125,5 +129,48 @@ def update(fit: Fit, formula: str | None = None, **changes: Any) -> Fit:
     return built.fit(**sampler)
 
 
-__all__ = ["MODEL_ARGS", "SAMPLER_ARGS", "model_call", "rebuilt_call", "refit_on",
+def gated(fit: Fit, strict: bool = False, remedy: bool = False) -> Fit:
+    """The convergence gate after a fit (:mod:`hiermodel.posterior.diagnostics`).
+
+    A fit that passes is returned as it is. A failed one, with ``remedy=True``, is refitted once
+    with the gate's advice applied (:func:`~hiermodel.posterior.diagnostics.remedy_changes`:
+    flipped parametrization of the flagged groups, a higher target_accept, more tuning and
+    draws); the refit's ``fit.remedy`` records the changes and a log line says them. If the
+    (refitted) fit still fails, ``strict=True`` raises
+    :class:`~hiermodel.errors.ConvergenceError`, else a
+    :class:`~hiermodel.errors.ConvergenceWarning` names the checks, parameters and advice.
+    """
+    from hiermodel.posterior.diagnostics import (
+        context_of,
+        convergence_error,
+        convergence_message,
+        passed,
+        remedy_changes,
+    )
+    from hiermodel.posterior.summary import remedy_text
+
+    table = fit.checks()
+    if passed(table):
+        return fit
+    what = f"the fit of {fit.formula}"
+    if remedy:
+        changes = remedy_changes(table, context_of(fit))
+        log.warning("remedy: %s failed %d check(s); refitting once with %s", what,
+                    int((table["status"] == "failed").sum()), remedy_text(changes))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            refitted = update(fit, **changes)
+        refitted.remedy = changes
+        fit, table = refitted, refitted.checks()
+        if passed(table):
+            log.warning("remedy: the refit passes every check")
+            return fit
+        what += f" (refitted once with {remedy_text(changes)})"
+    if strict:
+        raise convergence_error(table, what)
+    warnings.warn(convergence_message(table, what), ConvergenceWarning, stacklevel=4)
+    return fit
+
+
+__all__ = ["MODEL_ARGS", "SAMPLER_ARGS", "gated", "model_call", "rebuilt_call", "refit_on",
            "sampler_settings", "training_data", "update"]

@@ -1,4 +1,4 @@
-"""Report stage: the lme4-like printed summary and the diagnostics gate."""
+"""Report stage: the lme4-like printed summary, ending with the diagnostics gate's verdict."""
 
 from __future__ import annotations
 
@@ -8,45 +8,22 @@ import numpy as np
 import pandas as pd
 
 from hiermodel.numbers import NumberStyle, column_style, format_column, format_number
+from hiermodel.posterior.diagnostics import failure_lines, passed
 
 if TYPE_CHECKING:
     from hiermodel.posterior.fitted import Fit
 
-RHAT_MAX = 1.01
-ESS_MIN = 400
-
 
 def diagnostics(fit: Fit) -> dict[str, Any]:
-    """Convergence numbers over every reported parameter (not the raw latent ones)."""
-    import arviz as az
-
-    post = fit.idata.posterior
-    names = [v for v in post.data_vars if post[v].ndim >= 2]
-    rhat = az.rhat(post, var_names=names) if post.sizes.get("chain", 1) > 1 else None
-    ess = az.ess(post, var_names=names, method="bulk")
-    ess_tail = az.ess(post, var_names=names, method="tail")
-
-    def extreme(ds: Any, fn: Any) -> float:
-        values = [np.asarray(ds[v].values, dtype=float).ravel() for v in ds.data_vars]
-        flat = np.concatenate(values) if values else np.array([np.nan])
-        flat = flat[np.isfinite(flat)]
-        return float(fn(flat)) if flat.size else float("nan")
-
-    divergences = 0
-    if "sample_stats" in fit.idata.groups() and "diverging" in fit.idata.sample_stats:
-        divergences = int(np.asarray(fit.idata.sample_stats["diverging"].values).sum())
-    out = {
-        "max_rhat": extreme(rhat, np.max) if rhat is not None else float("nan"),
-        "min_ess_bulk": extreme(ess, np.min),
-        "min_ess_tail": extreme(ess_tail, np.min),
-        "divergences": divergences,
-    }
-    out["ok"] = bool(
-        (np.isnan(out["max_rhat"]) or out["max_rhat"] <= RHAT_MAX)
-        and out["min_ess_bulk"] >= ESS_MIN
-        and divergences == 0
-    )
-    return out
+    """The gate's headline numbers (:meth:`Fit.checks` has every check): max R-hat, min bulk
+    and tail ESS over the reported parameters, divergences, and ``ok`` (no check failed)."""
+    table = fit.checks()
+    value = dict(zip(table["check"], table["value"], strict=True))
+    divergences = value["divergences"]
+    return {"max_rhat": float(value["max R-hat"]), "min_ess_bulk": float(value["min bulk ESS"]),
+            "min_ess_tail": float(value["min tail ESS"]),
+            "divergences": int(divergences) if np.isfinite(divergences) else 0,
+            "ok": passed(table)}
 
 
 CORRELATION = NumberStyle("fixed", decimals=2)
@@ -201,17 +178,26 @@ class Summary:
         if s.get("backend_reason") and s.get("backend_reason") != "requested":
             lines.append(f"Sampler: {s.get('backend')} ({s['backend_reason']})")
         d = self.diagnostics
-        verdict = "ok" if d["ok"] else "CHECK: " + ", ".join(diagnostic_problems(d))
+        failures = failure_lines(fit.checks())
+        verdict = "ok" if not failures else f"FAILED {len(failures)} check(s):"
         lines.append(
             f"Diagnostics: max R-hat {format_number(d['max_rhat'], 4)}, min bulk ESS "
             f"{d['min_ess_bulk']:.0f}, min tail ESS {d['min_ess_tail']:.0f}, "
             f"{d['divergences']} divergences -> {verdict}"
         )
+        lines += [f"  {line}" for line in failures]
+        if getattr(fit, "remedy", None):
+            lines.append("Remedy: refitted once with " + remedy_text(fit.remedy))
         lines.append(f"Sampling time: {s.get('seconds', float('nan')):.1f} s")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return str(self)
+
+
+def remedy_text(changes: dict[str, Any]) -> str:
+    """``target_accept=0.95, parametrization={'g': 'noncentered'}, tune=2000``."""
+    return ", ".join(f"{k}={v!r}" for k, v in changes.items())
 
 
 def _levels(model: Any) -> dict[str, list[str]]:
@@ -221,16 +207,4 @@ def _levels(model: Any) -> dict[str, list[str]]:
     return out
 
 
-def diagnostic_problems(d: dict[str, Any]) -> list[str]:
-    """The failed checks of a diagnostics dict, as short phrases."""
-    out = []
-    if not np.isnan(d["max_rhat"]) and d["max_rhat"] > RHAT_MAX:
-        out.append(f"R-hat > {RHAT_MAX}")
-    if d["min_ess_bulk"] < ESS_MIN:
-        out.append(f"bulk ESS < {ESS_MIN}")
-    if d["divergences"]:
-        out.append("divergences")
-    return out
-
-
-__all__ = ["ESS_MIN", "RHAT_MAX", "Summary", "diagnostic_problems", "diagnostics"]
+__all__ = ["Summary", "diagnostics", "remedy_text"]

@@ -22,10 +22,10 @@ from hiermodel.runs.store import (
     PROB,
     REQUIRED_FILES,
     atomic_dir,
+    checks_from_json,
     compare_dir,
     data_hash,
     diagnostics_error,
-    diagnostics_from_json,
     file_name,
     package_versions,
     problems_text,
@@ -76,7 +76,7 @@ def run_spec(spec: Spec | str | Path, refit: bool = False, strict: bool = False,
     :meth:`Spec.hash` and :func:`data_hash`), it is loaded instead of sampled (``progress``
     and the log say ``reused run <dir> (spec and data unchanged)``); ``refit=True`` always
     samples. ``out`` replaces the spec's output directory (the run goes to ``out/fit``).
-    With ``strict``, a fit that fails the diagnostics gate raises :class:`DiagnosticsError`
+    With ``strict``, a fit that fails the diagnostics gate raises :class:`ConvergenceError`
     (exit code 2) after the run is written. ``progress`` is called with one-line messages;
     ``progressbar`` shows PyMC's bar while sampling.
 
@@ -94,9 +94,9 @@ def run_spec(spec: Spec | str | Path, refit: bool = False, strict: bool = False,
     if manifest is not None:
         reporter.note(f"reused run {target} (spec and data unchanged)")
         result = RunFit(target, manifest, reused=True)
-        diag = result.diagnostics()
-        if strict and not diag.get("ok", False):
-            raise diagnostics_error(spec.label, diag, target)
+        table = result.checks()
+        if strict and (table["status"] == "failed").any():
+            raise diagnostics_error(spec.label, table, target)
         return result
 
     t1 = time.perf_counter()
@@ -116,12 +116,13 @@ def run_spec(spec: Spec | str | Path, refit: bool = False, strict: bool = False,
     timings = {"load_data": t_data, "build": t_build, "sample": t_sample}
     manifest = write_run(fit, spec, target, spec_hash=spec_hash, data_digest=digest,
                          timings=timings, frame=frame, started=t0)
-    diag = diagnostics_from_json(manifest["diagnostics"])
+    table = checks_from_json(manifest["checks"])
+    verdict = problems_text(table)
     reporter.note(f"wrote run {target} ({manifest['timings']['total']:.1f} s; diagnostics "
-                  f"{'ok' if diag['ok'] else 'CHECK: ' + problems_text(diag)})")
+                  f"{verdict if verdict == 'ok' else 'FAILED: ' + verdict})")
     result = RunFit(target, manifest, fit=fit)
-    if strict and not diag.get("ok", False):
-        raise diagnostics_error(spec.label, diag, target)
+    if strict and verdict != "ok":
+        raise diagnostics_error(spec.label, table, target)
     return result
 
 
@@ -219,6 +220,7 @@ def write_run(fit: Fit, spec: Spec, target: Path, *, spec_hash: str, data_digest
                 "prob": PROB,
                 "timings": timings,
                 "diagnostics": diag,
+                "checks": fit.checks().to_dict("records"),
                 "groups": groups,
                 "plots": plots,
                 "versions": package_versions(),

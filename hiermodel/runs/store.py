@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from hiermodel.errors import DiagnosticsError, RunError
+from hiermodel.errors import ConvergenceError, RunError
 from hiermodel.spec import Spec
 
 FORMAT = 1
@@ -109,21 +109,30 @@ def diagnostics_from_json(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (float("nan") if v is None and k != "ok" else v) for k, v in d.items()}
 
 
-def problems_text(diag: dict[str, Any]) -> str:
-    from hiermodel.posterior.summary import diagnostic_problems
+def checks_from_json(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The gate's table (``fit.checks()``) from a manifest's ``checks`` records."""
+    from hiermodel.posterior.diagnostics import COLUMNS
 
-    return ", ".join(diagnostic_problems(diag)) or "not ok"
+    table = pd.DataFrame(records, columns=COLUMNS)
+    for column in ("value", "threshold"):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    for column in ("parameters", "advice"):
+        table[column] = table[column].fillna("").astype(str)
+    return table
 
 
-def diagnostics_error(label: str, diag: dict[str, Any], run_dir: Path) -> DiagnosticsError:
-    """The :class:`DiagnosticsError` (exit code 2) for a run that failed the diagnostics."""
-    return DiagnosticsError(
-        f"{label}: diagnostics failed ({problems_text(diag)}: max R-hat "
-        f"{diag.get('max_rhat', float('nan')):.3f}, min bulk ESS "
-        f"{diag.get('min_ess_bulk', float('nan')):.0f}, {diag.get('divergences', 0)} "
-        f"divergences); the run is kept in {run_dir}. Increase [sampler] draws/tune, raise "
-        "target_accept, or set [model] parametrization"
-    )
+def problems_text(table: pd.DataFrame) -> str:
+    """``min bulk ESS, divergences``: the failed checks of a gate table, or ``ok``."""
+    bad = table[table["status"] == "failed"]
+    return ", ".join(str(c) for c in bad["check"]) or "ok"
+
+
+def diagnostics_error(label: str, table: pd.DataFrame, run_dir: Path) -> ConvergenceError:
+    """The :class:`ConvergenceError` (exit code 2) for a run that failed the gate."""
+    from hiermodel.posterior.diagnostics import convergence_message
+
+    return ConvergenceError(f"{convergence_message(table, label)}\n  the run is kept in "
+                            f"{run_dir}")
 
 
 # -- atomic directory writes ---------------------------------------------------------------------

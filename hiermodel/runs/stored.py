@@ -15,6 +15,7 @@ from hiermodel.posterior.fitted import Fit
 from hiermodel.runs.store import (
     PROB,
     REQUIRED_FILES,
+    checks_from_json,
     data_hash,
     diagnostics_from_json,
     find_run,
@@ -165,6 +166,12 @@ class RunFit:
         if not self.fresh:
             return diagnostics_from_json(dict(self.manifest.get("diagnostics", {})))
         return self.fit.diagnostics()
+
+    def checks(self) -> pd.DataFrame:
+        """The convergence gate's table (see :meth:`Fit.checks`), from the manifest."""
+        if not self.fresh and "checks" in self.manifest:
+            return checks_from_json(list(self.manifest["checks"]))
+        return self.fit.checks()
 
     def summary(self, prob: float = PROB) -> Any:
         if self._stored(prob):
