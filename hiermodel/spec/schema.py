@@ -40,7 +40,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
              "types"),
     "model": ("formula", "family", "link", "dropna", "center_predictors", "parametrization",
               "compress", "weights", "aux"),
-    "priors": ("template", "template_table", "override"),
+    "priors": ("template", "template_table", "override", "set"),
     "sampler": ("draws", "tune", "chains", "seed", "backend", "target_accept", "cores"),
     "compare": ("variants", "group", "effect", "logo", "logo_max_groups", "logo_folds",
                 "logo_draws", "logo_tune"),
@@ -112,6 +112,9 @@ class OverrideSpec:
     cls: str = "b"
     term: str = ""
     group: str = ""
+    # where the spec file gives it ("[[priors.override]] #2", "[priors.set] sd_county"); not
+    # part of the spec hash: the same prior written either way fits the same model
+    origin: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -266,7 +269,7 @@ class Spec:
             template = p.template
         overrides = []
         for i, o in enumerate(p.overrides, start=1):
-            with self.located(f"[[priors.override]] #{i}"):
+            with self.located(o.origin or f"[[priors.override]] #{i}"):
                 overrides.append(set_prior(o.prior, o.cls, o.term, o.group))
         return SpecPriors(template=template, overrides=tuple(overrides))
 
@@ -344,7 +347,7 @@ class Spec:
         except PriorError as exc:
             text = str(exc)
             if where == "[model]":
-                where = "[[priors.override]]" if "prior override" in text else "[priors]"
+                where = self._override_origin(text)
             if text.startswith(f"{self.label}:"):  # already located by the template loader
                 raise SpecError(text) from exc
             raise SpecError(f"{self.label}: {where}: {text}") from exc
@@ -353,6 +356,20 @@ class Spec:
                     and str(exc).startswith("weights"):
                 where = "[model] weights"  # the weights column is missing or has bad values
             raise SpecError(f"{self.label}: {where}: {exc}") from exc
+
+
+    def _override_origin(self, message: str) -> str:
+        """Where the override a prior error is about is given in the file: the first override
+        whose description (``(class='sd', group='county')``) the message names."""
+        from hiermodel.priors import set_prior
+
+        if "prior override" not in message:
+            return "[priors]"
+        for o in self.priors.overrides:
+            described = set_prior(o.prior, o.cls, o.term, o.group).describe()
+            if f"prior override {described}" in message and o.origin:
+                return o.origin
+        return "[[priors.override]]"
 
 
 def canonical_dumps(value: Any) -> str:
