@@ -181,7 +181,8 @@ def checks(idata: Any, context: GateContext | None = None) -> pd.DataFrame:
         add("divergences", n == 0, float(n), 0, [])
     depth = _stat(idata, _DEPTH_HIT)
     if depth is None:
-        add("tree depth", None, math.nan, 0, [], "the sampler recorded no tree depths")
+        add("tree depth", None, math.nan, 0, [],
+            "the sampler recorded no maximum-tree-depth flags")
     else:
         n = int(np.asarray(depth, dtype=bool).sum())
         add("tree depth", n == 0, float(n), 0, [])
