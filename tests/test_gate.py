@@ -200,3 +200,20 @@ def test_convergence_error_lists_failures() -> None:
     assert str(err).startswith("the fit of y ~ (1|school) failed 1 convergence check(s)")
     assert "divergences 2 (needs = 0) -> switch group 'school'" in str(err)
     assert len(failed(table)) == 1
+
+
+@pytest.mark.parametrize(("rows", "advice_has_flip"), [(10.0, True), (2.0, False)])
+def test_centering_is_advised_only_with_data_per_level(monkeypatch: pytest.MonkeyPatch,
+                                                       rows: float,
+                                                       advice_has_flip: bool) -> None:
+    monkeypatch.setattr(gate, "parameter_table", lambda _: exact_params(1.05, 5000.0, 5000.0))
+    context = GateContext(**{**CONTEXT.__dict__, "parametrization": {"school": "noncentered"},
+                             "levels": {"school": 30}, "rows_per_level": {"school": rows}})
+    table = checks(idata(), context)
+    advice = row(table, "max R-hat")["advice"]
+    flip = "switch group 'school' from noncentered to centered"
+    assert (flip in advice) is advice_has_flip
+    # without a sound flip, the SD prior is what to change (named by its prior-table row)
+    assert ("prior-table row 'sd: Intercept|school'" in advice) is not advice_has_flip
+    changes = remedy_changes(table, context)
+    assert ("parametrization" in changes) is advice_has_flip
