@@ -373,21 +373,24 @@ def _condition(check: str, threshold: float) -> str:
 
 
 def failure_lines(table: pd.DataFrame) -> list[str]:
-    """One line per failed check: ``min bulk ESS 85 (needs >= 400; sd_g[Intercept]) -> advice``."""
-    lines = []
+    """The failed checks, one line each (``min bulk ESS 85 (needs >= 400; sd_g[Intercept])``),
+    then ``what to do:`` and each distinct suggestion of their advice once (``- ...``)."""
+    lines, advice = [], []
     for row in failed(table).itertuples(index=False):
         where = f"; {row.parameters}" if row.parameters else ""
         lines.append(f"{row.check} {_value(str(row.check), float(row.value))} (needs "
-                     f"{_condition(str(row.check), float(row.threshold))}{where})"
-                     + (f" -> {row.advice}" if row.advice else ""))
+                     f"{_condition(str(row.check), float(row.threshold))}{where})")
+        advice += [a for a in str(row.advice).split("; ") if a and a not in advice]
+    if advice:
+        lines += ["what to do:", *(f"- {a}" for a in advice)]
     return lines
 
 
 def convergence_message(table: pd.DataFrame, what: str = "the fit") -> str:
     """The text of a :class:`~hiermodel.errors.ConvergenceWarning` / ``ConvergenceError``."""
-    lines = failure_lines(table)
-    return (f"{what} failed {len(lines)} convergence check(s); do not trust its estimates "
-            "yet:\n  " + "\n  ".join(lines))
+    n = len(failed(table))
+    return (f"{what} failed {n} convergence check(s); do not trust its estimates yet:\n  "
+            + "\n  ".join(failure_lines(table)))
 
 
 def convergence_error(table: pd.DataFrame, what: str = "the fit") -> ConvergenceError:
