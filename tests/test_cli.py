@@ -180,7 +180,7 @@ def test_keyboard_interrupt_exit_130(monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr(hm, "translate", interrupted)
     assert cli.main(["translate", "y ~ x"]) == 130
-    assert capsys.readouterr().err == "interrupted\n"
+    assert capsys.readouterr().err == "interrupted by SIGINT: hiermodel translate\n"
 
 
 def test_main_maps_error_exit_codes(monkeypatch: pytest.MonkeyPatch,
@@ -223,7 +223,10 @@ def test_fit_reuse_strict_and_report(tmp_path: Path) -> None:
     again = run("fit", "tiny.toml", "--out", "out", "--strict", cwd=tmp_path)
     assert again.returncode == 2
     assert f"reused run {target} (spec and data unchanged)" in again.stderr
-    assert again.stderr.splitlines()[-1].startswith("error: tiny.toml: diagnostics failed")
+    error = again.stderr[again.stderr.index("error: "):].splitlines()
+    assert error[0].startswith("error: tiny.toml failed")  # 1 chain x 60 draws: ESS < 100
+    assert any(line.startswith("  min bulk ESS ") for line in error)
+    assert error[-1] == f"  the run is kept in {target}"
 
     quiet = run("fit", "tiny.toml", "--out", "out", "--quiet", cwd=tmp_path)
     assert quiet.returncode == 0 and quiet.stderr == ""

@@ -79,6 +79,16 @@ def test_iid_draws_pass_every_check() -> None:
     assert failure_lines(table) == []
 
 
+def test_failure_lines_list_each_suggestion_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gate, "parameter_table", lambda _: exact_params(1.0, 200.0, 300.0))
+    lines = failure_lines(checks(idata(), CONTEXT))
+    assert lines[:3] == ["min bulk ESS 200 (needs >= 400; sd_school[Intercept])",
+                         "min tail ESS 300 (needs >= 400; sd_school[Intercept])", "what to do:"]
+    flip = [line for line in lines if "switch group 'school'" in line]
+    assert len(flip) == 1  # advised by both checks, listed once
+    assert "- more draws (draws=2400)" in lines and "- more draws (draws=1600)" in lines
+
+
 def test_chains_apart_fail_rhat_and_name_the_parameter() -> None:
     table = checks(idata(offset=3.0))
     r = row(table, "max R-hat")
@@ -198,5 +208,25 @@ def test_convergence_error_lists_failures() -> None:
     assert isinstance(err, HiermodelError) and isinstance(err, ConvergenceError)
     assert err.exit_code == 2
     assert str(err).startswith("the fit of y ~ (1|school) failed 1 convergence check(s)")
-    assert "divergences 2 (needs = 0) -> switch group 'school'" in str(err)
+    assert str(err).endswith("\n  divergences 2 (needs = 0)\n  what to do:\n"
+                             "  - switch group 'school' from centered to noncentered "
+                             "(parametrization={\"school\": \"noncentered\"})\n"
+                             "  - raise target_accept from 0.9 to 0.95")
     assert len(failed(table)) == 1
+
+
+@pytest.mark.parametrize(("rows", "advice_has_flip"), [(10.0, True), (2.0, False)])
+def test_centering_is_advised_only_with_data_per_level(monkeypatch: pytest.MonkeyPatch,
+                                                       rows: float,
+                                                       advice_has_flip: bool) -> None:
+    monkeypatch.setattr(gate, "parameter_table", lambda _: exact_params(1.05, 5000.0, 5000.0))
+    context = GateContext(**{**CONTEXT.__dict__, "parametrization": {"school": "noncentered"},
+                             "levels": {"school": 30}, "rows_per_level": {"school": rows}})
+    table = checks(idata(), context)
+    advice = row(table, "max R-hat")["advice"]
+    flip = "switch group 'school' from noncentered to centered"
+    assert (flip in advice) is advice_has_flip
+    # without a sound flip, the SD prior is what to change (named by its prior-table row)
+    assert ("prior-table row 'sd: Intercept|school'" in advice) is not advice_has_flip
+    changes = remedy_changes(table, context)
+    assert ("parametrization" in changes) is advice_has_flip

@@ -57,7 +57,7 @@ def test_centered_funnel_is_flagged_with_advice(centered_funnel: tuple[Fit, list
     assert "raise target_accept from 0.9 to 0.95" in table.loc["divergences", "advice"]
     assert len(messages) == 1 and flip in messages[0]
     text = str(fit.summary())
-    assert "-> FAILED" in text and f"-> {flip}" in text
+    assert "-> FAILED" in text and f"\n  what to do:\n  - {flip}" in text
 
 
 @pytest.mark.fit

@@ -12,6 +12,7 @@ directory must load unchanged, and no other directory there may look like a run.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -21,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from hiermodel.errors import RunError
+from hiermodel.backend.sampling import interruptible
+from hiermodel.errors import Interrupted, RunError
 from hiermodel.runs import MANIFEST, load_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,3 +169,34 @@ def test_a_spec_without_its_run_is_not_complete(tmp_path: Path) -> None:
     write_spec(tmp_path / "s.toml", draws=10, tune=5)
     with pytest.raises(RunError, match="not found"):
         load_run(tmp_path / "runs" / "s")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interruptible_raises_even_when_the_sampler_swallows_it(signum: int) -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+
+    def body() -> str:
+        child.start()
+        os.kill(os.getpid(), signum)
+        try:
+            time.sleep(30)  # the handler raises on the next bytecode
+        except KeyboardInterrupt:
+            return "partial trace"  # what PyMC's and nutpie's samplers do
+        return "finished"
+
+    with pytest.raises(Interrupted) as info, interruptible("sampling y ~ x"):
+        body()
+    assert (info.value.signum, info.value.what, info.value.exit_code) == (
+        signum, "sampling y ~ x", 128 + signum)
+    assert not child.is_alive()  # a worker still running is terminated
+    assert {s: signal.getsignal(s) for s in before} == before  # handlers restored
+
+
+def test_interruptible_keeps_an_ignored_sigint_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signal, "getsignal", lambda s: signal.SIG_IGN)
+    installed: list[int] = []
+    monkeypatch.setattr(signal, "signal", lambda s, h: installed.append(s))
+    with interruptible("sampling"):
+        pass
+    assert installed == []

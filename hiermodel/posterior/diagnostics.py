@@ -41,6 +41,7 @@ EBFMI_MIN = 0.2
 COLUMNS = ["check", "status", "value", "threshold", "parameters", "advice"]
 TARGET_ACCEPT_STEPS = (0.95, 0.99)
 MAX_LISTED = 5  # parameters named per check
+CENTER_ROWS = 10  # advise centering a non-centered group only from this many rows per level
 
 _DEPTH_HIT = ("reached_max_treedepth", "maxdepth_reached")  # PyMC, nutpie
 
@@ -51,7 +52,8 @@ class GateContext:
 
     ``groups`` maps each grouping factor's variable-safe name (``sd_<safe>``) to its name;
     ``parametrization`` the group to ``"centered"`` / ``"noncentered"``; ``sd_priors`` the group
-    to its prior-table rows of class ``sd``; ``levels`` the group to its number of levels.
+    to its prior-table rows of class ``sd``; ``levels`` the group to its number of levels;
+    ``rows_per_level`` the group to its median number of rows per level.
     """
 
     target_accept: float = 0.9
@@ -61,6 +63,7 @@ class GateContext:
     parametrization: Mapping[str, str] = field(default_factory=dict)
     sd_priors: Mapping[str, tuple[PriorRow, ...]] = field(default_factory=dict)
     levels: Mapping[str, int] = field(default_factory=dict)
+    rows_per_level: Mapping[str, float] = field(default_factory=dict)
 
 
 def context_of(fit: Any) -> GateContext:
@@ -70,8 +73,11 @@ def context_of(fit: Any) -> GateContext:
     s = fit.sampler
     info = fit.model.info
     levels: dict[str, int] = {}
+    rows: dict[str, float] = {}
     for block in fit.model.design.blocks:
         levels.setdefault(block.group, len(block.levels))
+        counts = np.bincount(block.index, minlength=len(block.levels))
+        rows.setdefault(block.group, float(np.median(counts[counts > 0])))
     return GateContext(
         target_accept=float(s.get("target_accept", 0.9)), draws=int(s.get("draws", 1000)),
         tune=int(s.get("tune", 1000)),
@@ -79,7 +85,7 @@ def context_of(fit: Any) -> GateContext:
         parametrization=dict(info.parametrization),
         sd_priors={g: tuple(r for r in fit.model.prior_table if r.cls == "sd" and r.group == g)
                    for g in info.group_terms},
-        levels=levels,
+        levels=levels, rows_per_level=rows,
     )
 
 
@@ -181,7 +187,8 @@ def checks(idata: Any, context: GateContext | None = None) -> pd.DataFrame:
         add("divergences", n == 0, float(n), 0, [])
     depth = _stat(idata, _DEPTH_HIT)
     if depth is None:
-        add("tree depth", None, math.nan, 0, [], "the sampler recorded no tree depths")
+        add("tree depth", None, math.nan, 0, [],
+            "the sampler recorded no maximum-tree-depth flags")
     else:
         n = int(np.asarray(depth, dtype=bool).sum())
         add("tree depth", n == 0, float(n), 0, [])
@@ -262,12 +269,23 @@ def _prior_advice(group: str, context: GateContext) -> str:
             f"{row.prior}{suggestion}")
 
 
-def _flip_advice(group: str, context: GateContext) -> str:
+def flipped(group: str, context: GateContext) -> str | None:
+    """The other parametrization of ``group`` when switching to it is sound advice: always to
+    non-centered; to centered only with at least :data:`CENTER_ROWS` rows per level (with less
+    data per level the centered form is the funnel)."""
     current = context.parametrization.get(group)
-    if current is None:
+    if current == "centered":
+        return "noncentered"
+    if current == "noncentered" and context.rows_per_level.get(group, CENTER_ROWS) >= CENTER_ROWS:
+        return "centered"
+    return None
+
+
+def _flip_advice(group: str, context: GateContext) -> str:
+    other = flipped(group, context)
+    if other is None:
         return ""
-    other = "noncentered" if current == "centered" else "centered"
-    return (f"switch group '{group}' from {current} to {other} "
+    return (f"switch group '{group}' from {context.parametrization[group]} to {other} "
             f"(parametrization={{\"{group}\": \"{other}\"}})")
 
 
@@ -295,7 +313,7 @@ def advise(check: str, parameters: list[str], context: GateContext, value: float
             draws = int(math.ceil(context.draws * min(scale * 1.2, 10.0) / 100.0) * 100)
             out.append(f"more draws (draws={max(draws, context.draws + 100)})")
         out += [_prior_advice(g, context) for g in groups
-                if context.levels.get(g, math.inf) < 10]
+                if context.levels.get(g, math.inf) < 10 or flipped(g, context) is None]
     return "; ".join(a for a in out if a)
 
 
@@ -317,9 +335,9 @@ def remedy_changes(table: pd.DataFrame, context: GateContext) -> dict[str, Any]:
         else:
             groups = flagged_groups(params, context)
         for g in groups:
-            current = context.parametrization.get(g)
-            if current is not None:
-                flip[g] = "noncentered" if current == "centered" else "centered"
+            other = flipped(g, context)
+            if other is not None:
+                flip[g] = other
         if row.check == "divergences":
             step = _next_target_accept(context.target_accept)
             if step is not None:
@@ -355,21 +373,24 @@ def _condition(check: str, threshold: float) -> str:
 
 
 def failure_lines(table: pd.DataFrame) -> list[str]:
-    """One line per failed check: ``min bulk ESS 85 (needs >= 400; sd_g[Intercept]) -> advice``."""
-    lines = []
+    """The failed checks, one line each (``min bulk ESS 85 (needs >= 400; sd_g[Intercept])``),
+    then ``what to do:`` and each distinct suggestion of their advice once (``- ...``)."""
+    lines, advice = [], []
     for row in failed(table).itertuples(index=False):
         where = f"; {row.parameters}" if row.parameters else ""
         lines.append(f"{row.check} {_value(str(row.check), float(row.value))} (needs "
-                     f"{_condition(str(row.check), float(row.threshold))}{where})"
-                     + (f" -> {row.advice}" if row.advice else ""))
+                     f"{_condition(str(row.check), float(row.threshold))}{where})")
+        advice += [a for a in str(row.advice).split("; ") if a and a not in advice]
+    if advice:
+        lines += ["what to do:", *(f"- {a}" for a in advice)]
     return lines
 
 
 def convergence_message(table: pd.DataFrame, what: str = "the fit") -> str:
     """The text of a :class:`~hiermodel.errors.ConvergenceWarning` / ``ConvergenceError``."""
-    lines = failure_lines(table)
-    return (f"{what} failed {len(lines)} convergence check(s); do not trust its estimates "
-            "yet:\n  " + "\n  ".join(lines))
+    n = len(failed(table))
+    return (f"{what} failed {n} convergence check(s); do not trust its estimates yet:\n  "
+            + "\n  ".join(failure_lines(table)))
 
 
 def convergence_error(table: pd.DataFrame, what: str = "the fit") -> ConvergenceError:
@@ -377,7 +398,7 @@ def convergence_error(table: pd.DataFrame, what: str = "the fit") -> Convergence
     return ConvergenceError(convergence_message(table, what))
 
 
-__all__ = ["COLUMNS", "EBFMI_MIN", "ESS_PER_CHAIN_MIN", "RHAT_MAX", "GateContext", "advise",
-           "checks", "context_of", "convergence_error", "convergence_message", "ebfmi",
-           "failed", "failure_lines", "flagged_groups", "parameter_table", "passed",
+__all__ = ["CENTER_ROWS", "COLUMNS", "EBFMI_MIN", "ESS_PER_CHAIN_MIN", "RHAT_MAX", "GateContext",
+           "advise", "checks", "context_of", "convergence_error", "convergence_message", "ebfmi",
+           "failed", "failure_lines", "flagged_groups", "flipped", "parameter_table", "passed",
            "remedy_changes", "tighter_prior"]

@@ -178,8 +178,10 @@ class Summary:
         if s.get("backend_reason") and s.get("backend_reason") != "requested":
             lines.append(f"Sampler: {s.get('backend')} ({s['backend_reason']})")
         d = self.diagnostics
-        failures = failure_lines(fit.checks())
-        verdict = "ok" if not failures else f"FAILED {len(failures)} check(s):"
+        table = fit.checks()
+        failures = failure_lines(table)
+        verdict = "ok" if not failures else f"FAILED {int((table.status == 'failed').sum())} " \
+            "check(s):"
         lines.append(
             f"Diagnostics: max R-hat {format_number(d['max_rhat'], 4)}, min bulk ESS "
             f"{d['min_ess_bulk']:.0f}, min tail ESS {d['min_ess_tail']:.0f}, "

@@ -166,7 +166,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
             os.replace(target, old)
             try:
                 os.replace(tmp, target)
-            except OSError:
+            except BaseException:  # also Ctrl-C / SIGTERM (errors.Interrupted) between renames
                 os.replace(old, target)
                 raise
             shutil.rmtree(old, ignore_errors=True)
