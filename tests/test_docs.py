@@ -45,6 +45,7 @@ def test_readme_quickstart_is_two_commands_and_ci_runs_the_test_one() -> None:
     ).stdout.strip()
     assert extracted == test_cmd
     assert "constraints.txt" in test_cmd and "pytest" in test_cmd
+    assert "--durations=" in test_cmd  # CI output lists the slowest tests
     assert "constraints.txt" in commands[0] and "hiermodel compare" in commands[0]
 
 
