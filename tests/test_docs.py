@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import hiermodel as hm
+from hiermodel import comparison
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -45,6 +46,7 @@ def test_readme_quickstart_is_two_commands_and_ci_runs_the_test_one() -> None:
     ).stdout.strip()
     assert extracted == test_cmd
     assert "constraints.txt" in test_cmd and "pytest" in test_cmd
+    assert "--durations=" in test_cmd  # CI output lists the slowest tests
     assert "constraints.txt" in commands[0] and "hiermodel compare" in commands[0]
 
 
@@ -64,23 +66,107 @@ def test_python_blocks_run(where: str, blocks: list[str], monkeypatch: pytest.Mo
     fast = {"draws": 100, "tune": 150, "chains": 1}
     real_fit = hm.fit
 
+    patched: list[str] = []  # which shortened functions the blocks called
+
     def quick_fit(*args, **kwargs):  # type: ignore[no-untyped-def]
+        patched.append("fit")
         kwargs.update(fast)
         return real_fit(*args, **kwargs)
 
     monkeypatch.setattr(hm, "fit", quick_fit)
-    compare = getattr(hm, "compare", None)
-    if callable(compare):
-        def quick_compare(*args, **kwargs):  # type: ignore[no-untyped-def]
-            kwargs.update(fast)
-            return compare(*args, **kwargs)
+    real_compare = comparison.compare
 
-        monkeypatch.setattr(hm, "compare", quick_compare)
+    def quick_compare(*args, **kwargs):  # type: ignore[no-untyped-def]
+        patched.append("compare")
+        kwargs.update(fast)
+        return real_compare(*args, **kwargs)
+
+    # both spellings the docs use: hm.compare and `from hiermodel.comparison import compare`
+    monkeypatch.setattr(hm, "compare", quick_compare)
+    monkeypatch.setattr(comparison, "compare", quick_compare)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__doc__"}
     for i, code in enumerate(blocks):
         code = code.replace("hm.datasets.maize_yield()", "hm.datasets.maize_yield(n=3000)")
         exec(compile(code, f"{where} block {i + 1}", "exec"), namespace)
+    source = "\n".join(blocks)
+    # every sampling call went through the shortened settings (a compare() that bypassed the
+    # patch ran 2 x 1000 draws and 15 refits here)
+    for name in ("compare", "fit"):
+        if re.search(rf"\b(hm\.)?{name}\(", source):
+            assert name in patched, f"{where}: {name}() was not shortened"
+
+
+# -- documented outputs ---------------------------------------------------------------------------
+
+# a ```python block and the plain ``` block right after it: what the block prints
+_OUTPUT = re.compile(r"(<!-- no-test -->\s*)?```python\n(.*?)```\s*\n```\n(.*?)```", re.S)
+_SAMPLES = re.compile(r"\b(fit|compare|kfold|loo|prior_predictive|pp_check)\(")
+
+
+def _outputs() -> list[tuple[str, str, str]]:
+    return [(path.name, m.group(2), m.group(3)) for path in DOCS
+            for m in _OUTPUT.finditer(path.read_text()) if not m.group(1)]
+
+
+def _shape(text: str) -> list[str]:
+    """The text with every number replaced by '#' and runs of blanks collapsed."""
+    return [" ".join(re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", line).split())
+            for line in text.strip().splitlines()]
+
+
+def test_documented_outputs_exist() -> None:
+    assert [w for w, _, _ in _outputs()] == ["priors.md"]  # update when docs add outputs
+
+
+@pytest.mark.builds
+@pytest.mark.parametrize(("where", "code", "documented"), _outputs(),
+                         ids=[o[0] for o in _outputs()])
+def test_documented_output_is_what_the_block_prints(
+        where: str, code: str, documented: str, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Blocks that do not sample print exactly their documented output; blocks that sample
+    (random numbers) print the same lines up to the numbers."""
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, f"{where} output block", "exec"), {"__name__": "__doc__"})
+    printed = capsys.readouterr().out
+    if _SAMPLES.search(code):
+        assert _shape(printed) == _shape(documented)
+    else:
+        assert [line.rstrip() for line in printed.strip().splitlines()] == [
+            line.rstrip() for line in documented.strip().splitlines()]
+
+
+def test_compare_signature_in_docs_is_the_functions() -> None:
+    import inspect
+
+    text = (ROOT / "docs" / "compare.md").read_text()
+    doc = re.search(r"```text\nhiermodel\.comparison\.compare\((.*?)\) -> Comparison\n```",
+                    text, re.S)
+    assert doc, "docs/compare.md has no signature block"
+    documented = [p.strip() for p in " ".join(doc.group(1).split()).split(",")]
+    actual: list[str] = []
+    for p in inspect.signature(comparison.compare).parameters.values():
+        if p.kind is p.KEYWORD_ONLY and "*" not in actual:
+            actual.append("*")
+        default = p.default
+        if default is p.empty:
+            actual.append(p.name)
+        else:
+            shown = f'"{default}"' if isinstance(default, str) else repr(default)
+            actual.append(f"{p.name}={shown}")
+    assert documented == actual
+
+
+@pytest.mark.builds
+def test_documented_prior_error_is_the_message() -> None:
+    text = (ROOT / "docs" / "priors.md").read_text()
+    block = re.search(r"```\n(prior override \(class='b', term='Dayz'\).*?)```", text, re.S)
+    assert block, "docs/priors.md lost its error example"
+    with pytest.raises(hm.PriorError) as info:
+        hm.model("Reaction ~ Days + (Days | Subject)", hm.datasets.sleepstudy(),
+                 priors=[hm.set_prior("normal(0, 10)", "b", "Dayz")])
+    assert str(info.value) == " ".join(block.group(1).split("\n")).strip()  # "one line really"
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 import hiermodel as hm
+from tests.mcse import z_limit, z_scores
 
 
 def _data(seed: int = 3, groups: int = 7) -> tuple:
@@ -75,10 +76,9 @@ def test_models_that_do_not_integrate_out_say_why() -> None:
 @pytest.mark.fit
 def test_marginalised_posterior_matches_the_joint_sampler() -> None:
     """Same posterior, two samplers: every population parameter, SD, correlation and group
-    effect's posterior mean agrees within 4 combined Monte Carlo standard errors (false-failure
-    rate ~6e-5 per quantity under a normal MCSE, ~3e-3 over the ~45 quantities — seeded, so
-    the verdict is the same on every run)."""
-    import arviz as az
+    effect's posterior mean agrees within Monte Carlo error — the Bonferroni bound of
+    tests/mcse.py over all 42 quantities (4.65 combined MCSEs; false-failure rate < 1/1000
+    for the whole test). Seeded, PyMC backend: the verdict is the same on every run."""
 
     df = hm.datasets.sleepstudy()
     kw = {"draws": 1000, "tune": 1000, "chains": 2, "seed": 11, "backend": "pymc"}
@@ -86,12 +86,13 @@ def test_marginalised_posterior_matches_the_joint_sampler() -> None:
     marg = hm.fit("Reaction ~ Days + (Days|Subject)", df, marginalize=True, **kw)
     assert marg.model.info.marginal is not None
     assert "z_Subject" not in marg.idata.posterior
-    for name in ["Intercept", "b", "sigma", "sd_Subject", "cor_Subject", "r_Subject"]:
-        a, b = joint.idata.posterior[name], marg.idata.posterior[name]
-        diff = np.abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw"))).values
-        mcse = np.sqrt(az.mcse(a.to_dataset())[name].values ** 2
-                       + az.mcse(b.to_dataset())[name].values ** 2)
-        assert np.all(diff < 4 * mcse), (name, diff / mcse)
+    names = ["Intercept", "b", "sigma", "sd_Subject", "cor_Subject", "r_Subject"]
+    z = {name: z_scores(joint.idata.posterior[name].values, marg.idata.posterior[name].values)
+         for name in names}
+    k = sum(v.size for v in z.values())
+    assert k == 1 + 1 + 1 + 2 + 1 + 18 * 2  # Intercept, Days, sigma, 2 SDs, 1 correlation, r
+    limit = z_limit(k)
+    assert all(np.all(v < limit) for v in z.values()), (limit, z)
     # the marginal sampler mixes better on the population parameters
     assert marg.diagnostics()["min_ess_bulk"] > joint.diagnostics()["min_ess_bulk"]
     assert list(marg.ranef().columns) == list(joint.ranef().columns)
