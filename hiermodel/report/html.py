@@ -45,7 +45,7 @@ def format_column(values: pd.Series) -> list[str]:
     nonzero = np.abs(finite[finite != 0])
     scale = float(np.min(nonzero)) if nonzero.size else 1.0
     decimals = int(min(max(2 - math.floor(math.log10(scale)), 0), MAX_DECIMALS))
-    return [f"{v:,.{decimals}f}" if math.isfinite(v) else "" for v in x]
+    return [f"{v:.{decimals}f}" if math.isfinite(v) else "" for v in x]
 
 
 def table(df: pd.DataFrame | None, index: bool = False, table_id: str | None = None,

@@ -207,7 +207,7 @@ def write_run(fit: Fit, spec: Spec, target: Path, *, spec_hash: str, data_digest
             write_json(tmp / "diagnostics.json", diag)
             fit.idata.to_netcdf(str(tmp / "posterior.nc"))
             plots = _plots(fit, tmp)
-            plots[REPORT] = _report(fit, tmp / REPORT)
+            report = _report(fit, tmp / REPORT)
             (tmp / "spec.toml").write_text(spec.text, encoding="utf-8")
             write_json(tmp / "spec.json", spec.to_dict())
             timings = dict(timings)
@@ -238,6 +238,7 @@ def write_run(fit: Fit, spec: Spec, target: Path, *, spec_hash: str, data_digest
                 "diagnostics": diag,
                 "groups": groups,
                 "plots": plots,
+                "report": report,
                 "versions": package_versions(),
                 "files": [*sorted(p.name for p in tmp.iterdir()), MANIFEST],
             }
