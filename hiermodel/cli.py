@@ -179,11 +179,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _graph_model(formula: str, data: str, family: str) -> Any:
+    """The model of ``formula`` on ``data`` (a built-in dataset name or a CSV / Parquet file),
+    built through a spec so data errors read as in spec files."""
+    import json
+
+    from hiermodel.spec import parse_spec
+    from hiermodel.spec.sources import dataset_names
+
+    source = (f"dataset = {json.dumps(data)}" if data in dataset_names()
+              else f"path = {json.dumps(str(Path(data).resolve()))}")
+    text = (f"[data]\n{source}\n\n[model]\nformula = {json.dumps(formula)}\n"
+            f"family = {json.dumps(family)}\n")
+    spec = parse_spec(text, file=Path.cwd() / "translate.toml", label=f"--data {data}")
+    return spec.build(spec.load_data())
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
-    """Show what hiermodel builds for a formula."""
+    """Show what hiermodel builds for a formula (and with --graph, draw its model graph)."""
     import hiermodel as hm
 
     print(hm.translate(args.formula))
+    if args.graph is not None:
+        if args.data is None:
+            raise SpecError("--graph needs --data: the model graph is built on data (a "
+                            "built-in dataset such as sleepstudy, or a CSV / Parquet file)")
+        built = _graph_model(args.formula, args.data, args.family)
+        built.graph(path=args.graph)
+        print(f"model graph: {args.graph}")
     return EXIT_OK
 
 
@@ -203,7 +226,9 @@ def cmd_priors(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Print a stored run's summary and diagnostics (or a stored comparison's report)."""
+    """Print a stored run's summary and diagnostics (or a stored comparison's report) and
+    (re)write its HTML report."""
+    from hiermodel.report import write_run_report
     from hiermodel.runs import MANIFEST, find_run, load_run, read_manifest
 
     path = Path(args.run_dir)
@@ -222,6 +247,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(report.read_text(encoding="utf-8").rstrip("\n"))
         print(f"\nComparison of {manifest['spec']['label']}, created {manifest['created']}; "
               f"tables and figures in {directory}")
+        _html_report(write_run_report(directory), args.open)
         return EXIT_OK
     from hiermodel.posterior.diagnostics import failure_lines
 
@@ -240,7 +266,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"Run: {directory} (spec {manifest['spec']['label']}, created {manifest['created']}, "
           f"seed {manifest.get('seed')}, backend {manifest.get('backend')})")
     print(f"Versions: {versions}")
+    _html_report(write_run_report(directory), args.open)
     return EXIT_OK
+
+
+def _html_report(path: Path, open_it: bool) -> None:
+    print(f"HTML report: {path}")
+    if open_it:
+        import webbrowser
+
+        if not webbrowser.open(path.resolve().as_uri()):
+            log.warning("no web browser found to open %s", path)
 
 
 # -- the parser ------------------------------------------------------------------------------------
@@ -313,8 +349,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compare)
 
     p = _sub(subs, "translate", "show what hiermodel builds for an lme4 formula",
-             "  hiermodel translate \"Reaction ~ Days + (Days || Subject)\"")
+             "  hiermodel translate \"Reaction ~ Days + (Days || Subject)\"\n"
+             "  hiermodel translate \"Reaction ~ Days + (Days | Subject)\" --data sleepstudy "
+             "--graph model.svg")
     p.add_argument("formula", metavar="FORMULA", help="an lme4 formula (quote it)")
+    p.add_argument("--graph", metavar="FILE", help="also draw the model graph to FILE (.svg, "
+                   ".png or .pdf; needs Graphviz's dot and --data)")
+    p.add_argument("--data", metavar="DATA", help="with --graph: a built-in dataset "
+                   "(sleepstudy, radon, maize_yield, ...) or a CSV / Parquet file")
+    p.add_argument("--family", default="gaussian", help="with --graph: the model family "
+                   "(default gaussian)")
     p.set_defaults(func=cmd_translate)
 
     p = _sub(subs, "priors", "list the shipped prior templates or show one",
@@ -334,11 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_priors)
 
     p = _sub(subs, "report", "print a stored run's summary and diagnostics (or a stored "
-             "comparison's report)",
+             "comparison's report) and (re)write its HTML report (report.html)",
              "  hiermodel report specs/runs/sleepstudy/fit\n"
-             "  hiermodel report specs/runs/maize_yield/compare")
+             "  hiermodel report specs/runs/maize_yield/compare --open")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, or a spec's output "
                    "directory")
+    p.add_argument("--open", action="store_true", help="open the HTML report in a web browser")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -87,6 +88,18 @@ class Model:
 
         idata, sampler = sample(self, **kwargs)
         return gated(Fit(self, idata, sampler), strict=strict, remedy=remedy)
+
+    def graph(self, path: str | Path | None = None, title: str | None = None) -> Any:
+        """The model graph (``pm.model_to_graphviz`` of hiermodel's PyMC graph, with the
+        parameter names of ``fit.idata``) as a ``graphviz.Digraph``; ``path`` also writes it
+        (SVG, PNG or PDF by suffix; needs Graphviz's ``dot``). See
+        :mod:`hiermodel.backend.diagram`."""
+        from hiermodel.backend.diagram import model_graph, save_graph
+
+        drawn = model_graph(self, title=title)
+        if path is not None:
+            save_graph(drawn, path)
+        return drawn
 
     def prior_predictive(self, draws: int = 200, seed: int | None = None) -> Any:
         """Prior predictive draws vs the observed response (``.summary()``, ``.plot()``)."""

@@ -91,6 +91,7 @@ LAYERS = [
     {"posterior"},
     {"comparison"},
     {"runs"},
+    {"report"},
     {"cli", "__main__", "__init__"},
 ]
 

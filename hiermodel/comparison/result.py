@@ -1,6 +1,7 @@
 """The result of :func:`hiermodel.comparison.compare`: :class:`Comparison` holds the fits, the
 tables (``Comparison.tables``), the figures (``Comparison.figures``) and writes them
-(:meth:`Comparison.write`: CSV + JSON tables, ``report.txt``, ``report.md`` and PNG figures).
+(:meth:`Comparison.write`: CSV + JSON tables, ``report.txt``, ``report.md``, PNG figures and
+the HTML report ``report.html``).
 The text itself is rendered by :mod:`hiermodel.comparison.text`. See ``docs/compare.md``.
 """
 
@@ -192,9 +193,10 @@ class Comparison:
     def write(self, directory: str | Path, figures: bool = True,
               pointwise: bool = False) -> list[Path]:
         """Write every table as CSV, ``comparison.json``, ``report.txt`` (the text report),
-        ``report.md`` (the report with the figures) and (with ``figures``) PNG plots into
-        ``directory``; ``pointwise=True`` adds the N-row per-observation LOO table. Returns the
-        written paths."""
+        ``report.md`` (the report with the figures), (with ``figures``) PNG plots, and
+        ``report.html`` with what rewriting it needs (``graph_<variant>.svg``,
+        ``priors_<variant>.csv``) into ``directory``; ``pointwise=True`` adds the N-row
+        per-observation LOO table. Returns the written paths."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
@@ -224,7 +226,17 @@ class Comparison:
         path = out / "report.md"
         path.write_text(render_markdown(self, text, pngs))
         written.append(path)
+        from hiermodel.report import write_comparison_files
+
+        written += write_comparison_files(self, out)
         return written
+
+    def to_html(self, path: str | Path) -> Path:
+        """Write the self-contained HTML report (verdict, LOO/LOGO, per-group table, figures,
+        the variants' model graphs) to ``path``; see :mod:`hiermodel.report`."""
+        from hiermodel.report import write_compare_report
+
+        return write_compare_report(self, path)
 
     # -- the report -----------------------------------------------------------------------------
     def summary_lines(self) -> list[str]:

@@ -7,6 +7,7 @@ variables carry readable names and dims; see :mod:`hiermodel.backend.graph`).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -258,6 +259,16 @@ class Fit:
 
             self._checks = checks(self.idata, context_of(self))
         return self._checks.copy()
+
+    def graph(self, path: str | Path | None = None, title: str | None = None) -> Any:
+        """The model graph (see :meth:`hiermodel.models.Model.graph`)."""
+        return self.model.graph(path, title=title)
+
+    def to_html(self, path: str | Path) -> Path:
+        """Write a self-contained HTML report of this fit (see :mod:`hiermodel.report`)."""
+        from hiermodel.report import write_fit_report
+
+        return write_fit_report(self, path)
 
     def diagnostics(self) -> dict[str, float]:
         """max R-hat, min bulk/tail ESS over the reported parameters, divergences, ``ok``."""

@@ -20,6 +20,7 @@ from hiermodel.runs.store import (
     FORMAT,
     MANIFEST,
     PROB,
+    REPORT,
     REQUIRED_FILES,
     atomic_dir,
     checks_from_json,
@@ -164,6 +165,18 @@ def _plots(fit: Fit, directory: Path) -> dict[str, str]:
     return status
 
 
+def _report(fit: Fit, path: Path) -> str:
+    """Write the fit's HTML report; like the plots, a failure is recorded, not fatal."""
+    from hiermodel.report import write_fit_report
+
+    try:
+        write_fit_report(fit, path)
+    except Exception as exc:  # the report must never lose a finished fit
+        log.warning("could not write %s: %s", path.name, exc)
+        return f"failed: {type(exc).__name__}: {exc}"
+    return "ok"
+
+
 def write_run(fit: Fit, spec: Spec, target: Path, *, spec_hash: str, data_digest: str,
               timings: dict[str, float], frame: pd.DataFrame | None = None,
               started: float | None = None) -> dict[str, Any]:
@@ -192,6 +205,7 @@ def write_run(fit: Fit, spec: Spec, target: Path, *, spec_hash: str, data_digest
             write_json(tmp / "diagnostics.json", diag)
             fit.idata.to_netcdf(str(tmp / "posterior.nc"))
             plots = _plots(fit, tmp)
+            report = _report(fit, tmp / REPORT)
             (tmp / "spec.toml").write_text(spec.text, encoding="utf-8")
             write_json(tmp / "spec.json", spec.to_dict())
             timings = dict(timings)
@@ -223,6 +237,7 @@ def write_run(fit: Fit, spec: Spec, target: Path, *, spec_hash: str, data_digest
                 "checks": fit.checks().to_dict("records"),
                 "groups": groups,
                 "plots": plots,
+                "report": report,
                 "versions": package_versions(),
                 "files": [*sorted(p.name for p in tmp.iterdir()), MANIFEST],
             }

@@ -26,6 +26,7 @@ from hiermodel.spec import Spec
 
 FORMAT = 1
 MANIFEST = "manifest.json"
+REPORT = "report.html"
 PROB = 0.95
 VERSIONED_PACKAGES = ("hiermodel", "bambi", "pymc", "arviz", "pytensor", "numpy", "pandas")
 REQUIRED_FILES = ("posterior.nc", "summary.txt", "fixef.csv", "varcorr.csv",

@@ -14,6 +14,7 @@ from hiermodel.errors import HiermodelError, RunError
 from hiermodel.posterior.fitted import Fit
 from hiermodel.runs.store import (
     PROB,
+    REPORT,
     REQUIRED_FILES,
     checks_from_json,
     data_hash,
@@ -204,6 +205,23 @@ class RunFit:
     def prior_predictive(self, draws: int = 200, seed: int | None = None) -> Any:
         """Prior predictive draws vs the observed response (needs the model)."""
         return self.fit.prior_predictive(draws=draws, seed=seed)
+
+    def pp_check(self, kind: str = "density", stat: Any = "mean", group: str | None = None,
+                 ndraws: int | None = None, seed: int | None = None,
+                 bins: int | None = None) -> Any:
+        """Posterior predictive check (see :meth:`Fit.pp_check`; needs the model)."""
+        return self.fit.pp_check(kind=kind, stat=stat, group=group, ndraws=ndraws, seed=seed,
+                                 bins=bins)
+
+    def graph(self, path: str | Path | None = None, title: str | None = None) -> Any:
+        """The model graph (see :meth:`hiermodel.models.Model.graph`; needs the model)."""
+        return self.model.graph(path, title=title)
+
+    def to_html(self, path: str | Path | None = None) -> Path:
+        """Write the run's HTML report (default: ``report.html`` in the run directory)."""
+        from hiermodel.report import write_fit_report
+
+        return write_fit_report(self, path if path is not None else self.run_dir / REPORT)
 
     def __repr__(self) -> str:
         state = "reused" if self.reused else ("fitted" if self.fresh else "loaded")
