@@ -8,7 +8,6 @@ forest plots, the posterior predictive check and the printed summary. Rendering 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,24 +15,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from hiermodel.errors import HiermodelError
-from hiermodel.posterior.summary import ESS_MIN, RHAT_MAX
+from hiermodel.posterior.diagnostics import passed
 from hiermodel.report.figures import MAX_LEVELS, plot_group_forest, plot_population
 from hiermodel.runs import RunFit
 
 log = logging.getLogger("hiermodel.report")
 
 PPC_DRAWS = 60
-ADVICE = {
-    "rhat": "the chains disagree: sample longer (more tune and draws), or try the other "
-            "parametrization (parametrization='centered' / 'noncentered')",
-    "ess_bulk": "too few effective draws for stable means and intervals: increase draws "
-                "(and chains)",
-    "ess_tail": "too few effective draws in the tails: the interval ends are noisy; increase "
-                "draws",
-    "divergences": "the sampler hit regions it could not explore, so the posterior may be "
-                   "biased: raise target_accept (e.g. 0.95) or use the non-centered "
-                   "parametrization; tighter priors on the group SDs also help",
-}
 
 
 @dataclass
@@ -67,24 +55,6 @@ class FitReport:
     summary_text: str
     prob: float
     notes: dict[str, str] = field(default_factory=dict)
-
-
-def diagnostic_checks(d: dict[str, Any]) -> pd.DataFrame:
-    """The summary's checks as a table: check, value, target, status and advice."""
-    rhat = float(d.get("max_rhat", math.nan))
-    rows = [  # each check's value in its own format: the column mixes kinds of number
-        ("max R-hat", "" if math.isnan(rhat) else f"{rhat:.3f}", f"≤ {RHAT_MAX}",
-         math.isnan(rhat) or rhat <= RHAT_MAX, "rhat"),
-        ("min bulk ESS", f"{d['min_ess_bulk']:.0f}", f"≥ {ESS_MIN}",
-         d["min_ess_bulk"] >= ESS_MIN, "ess_bulk"),
-        ("min tail ESS", f"{d['min_ess_tail']:.0f}", f"≥ {ESS_MIN}",
-         d["min_ess_tail"] >= ESS_MIN, "ess_tail"),
-        ("divergences", str(int(d["divergences"])), "0", int(d["divergences"]) == 0,
-         "divergences"),
-    ]
-    return pd.DataFrame([{"check": name, "value": value, "target": target,
-                          "status": "ok" if ok else "CHECK", "advice": "" if ok else ADVICE[key]}
-                         for name, value, target, ok, key in rows])
 
 
 def _groups(fit: Any) -> list[str]:
@@ -159,14 +129,14 @@ def fit_report(fit: Any, title: str | None = None) -> FitReport:
     prob = float(getattr(fit, "prob", 0.95))
     notes: dict[str, str] = {}
     fixef = fit.fixef(prob)
-    diag = fit.diagnostics()
+    checks = fit.checks()  # the convergence gate's table, with advice for this model
     groups = [_group_section(fit, g, fixef, prob) for g in _groups(fit)]
     return FitReport(
         title=title or f"hiermodel fit: {fit.formula}",
         formula=fit.formula,
         facts=_facts(fit),
-        ok=bool(diag.get("ok", False)),
-        checks=diagnostic_checks(diag),
+        ok=passed(checks),
+        checks=checks,
         priors=fit.prior_summary().to_frame(),
         graph_svg=_graph(fit, notes),
         fixef=fixef,
@@ -180,5 +150,4 @@ def fit_report(fit: Any, title: str | None = None) -> FitReport:
     )
 
 
-__all__ = ["ADVICE", "PPC_DRAWS", "FitReport", "GroupSection", "diagnostic_checks",
-           "fit_report"]
+__all__ = ["PPC_DRAWS", "FitReport", "GroupSection", "fit_report"]
