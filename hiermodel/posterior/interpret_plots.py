@@ -58,7 +58,8 @@ def draw_on(effects: Effects, ax: Any) -> None:
                 shift = (i - (keys.nunique() - 1) / 2) * 0.12
                 _points(ax, pos + shift, part, color, label)
         if not numeric:
-            ax.set_xticks(np.arange(len(cats)), cats)
+            ax.set_xticks(np.arange(len(cats)), cats, rotation=90 if len(cats) > 8 else 0,
+                          fontsize=7 if len(cats) > 8 else None)
             ax.set_xlim(-0.5, len(cats) - 0.5)
         ax.set_xlabel(xname)
         if series:
@@ -81,8 +82,11 @@ def draw_effects(effects: Effects) -> Any:
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     draw_on(effects, ax)
-    title = effects.what + (f" of {effects.frame['term'].iloc[0]}"
-                            if "term" in effects.frame else "")
+    title = effects.what
+    if "term" in effects.frame:
+        title += f" of {effects.frame['term'].iloc[0]}"
+        if effects.frame["contrast"].nunique() == 1:
+            title += f": {effects.frame['contrast'].iloc[0]}"
     ax.set_title(f"{title} ({effects.note})", fontsize=9)
     fig.tight_layout()
     return fig
