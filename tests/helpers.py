@@ -68,7 +68,14 @@ def fixed_fit(model: Any, seed: int = 0, chains: int = 2, draws: int = 150,
             post[f"cor_{g}"] = rng.uniform(-0.5, 0.5, (*shape, 1))
             dims[f"cor_{g}"], coords[f"{g}__cor"] = [f"{g}__cor"], ["__".join(
                 coord_label(t) for t in terms)]
+    for c, comp in design.components.items():  # an auxiliary parameter's own formula
+        if comp.has_intercept:
+            post[f"Intercept_{c}"] = rng.normal(1.0, 0.5, shape)
+        if comp.x_names:
+            post[f"b_{c}"] = rng.normal(b_mean, b_sd, (*shape, len(comp.x_names)))
+            dims[f"b_{c}"], coords[f"coef_{c}"] = [f"coef_{c}"], list(comp.x_names)
     for a in model.family.aux:
-        post[a] = np.abs(rng.normal(1.0, 0.1, shape))
+        if a not in design.components:
+            post[a] = np.abs(rng.normal(1.0, 0.1, shape))
     idata = az.from_dict(posterior=post, dims=dims, coords=coords)
     return Fit(model, idata, {})

@@ -178,3 +178,10 @@ def test_figures_render(fit: hm.Fit, tmp_path: Path) -> None:
     for name, res in figures.items():
         path = res.save(tmp_path / f"{name}.png")
         assert path.stat().st_size > 2000, name
+
+
+def test_a_variable_named_twice_is_refused(fit: hm.Fit) -> None:
+    with pytest.raises(hm.DataError, match="named twice"):
+        fit.predictions(conditional=["Sex"], by="Sex", average=True)
+    with pytest.raises(hm.DataError, match="is the contrast"):
+        fit.comparisons({"Sex": ["F", "M"]}, by="Sex")

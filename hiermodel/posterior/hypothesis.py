@@ -26,8 +26,10 @@ population-level coefficients by their fixef name (``Days``, ``SexMale``, ``Days
 ``Intercept`` or ``(Intercept)``) or brms's ``b_Days``; group-level SDs
 ``sd_<group>__<term>`` (``sd_Subject__Intercept``, ``sd_Subject__Days``); correlations
 ``cor_<group>__<term1>__<term2>``; group-level deviations ``r_<group>[<level>,<term>]``
-(``r_Subject[308,Days]``); every other scalar in ``fit.idata.posterior`` by its name
-(``sigma``, ``Intercept_c``, ``nu``, ...). Expressions use names, numbers, ``+ - * /`` and
+(``r_Subject[308,Days]``); the formula of an auxiliary parameter by its fixef names
+(``sigma_Days``, ``sigma_(Intercept)``; brms: ``b_sigma_Days``, ``b_sigma_Intercept``);
+every other scalar in ``fit.idata.posterior`` by its name (``sigma``, ``Intercept_c``,
+``nu``, ...). Expressions use names, numbers, ``+ - * /`` and
 parentheses only; they are parsed by a small recursive-descent parser, never evaluated as
 Python.
 """
@@ -58,7 +60,8 @@ PRIOR_DRAWS = 4000
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<name>`[^`]+`|\(Intercept\)|[A-Za-z_.][A-Za-z0-9_.:]*(?:\[[^\]]*\])?)
+  | (?P<name>`[^`]+`|(?:[A-Za-z_.][A-Za-z0-9_.]*)?\(Intercept\)
+             |[A-Za-z_.][A-Za-z0-9_.:]*(?:\[[^\]]*\])?)
   | (?P<op><=|>=|==|[-+*/()<>=])
 """, re.VERBOSE)
 
@@ -232,6 +235,21 @@ class Parameter:
     coefficient: str = ""  # the term of a population-level coefficient of the main formula
 
 
+def _scalar(name: str) -> dict[str, Parameter]:
+    """Names of a scalar posterior variable: itself, and lme4 / brms spellings of an
+    intercept (``(Intercept)``; ``sigma_(Intercept)``, ``sigma_Intercept``,
+    ``b_sigma_Intercept`` for ``Intercept_sigma``)."""
+    if name in ("Intercept", "Intercept_c"):
+        p = Parameter(name, (), (("Intercept", "", ""),))
+        return {name: p, "(Intercept)": p} if name == "Intercept" else {name: p}
+    if name.startswith("Intercept_"):
+        comp = name[len("Intercept_"):]
+        p = Parameter(name, (), (("Intercept", f"{comp}_(Intercept)", ""),))
+        return {name: p, f"{comp}_(Intercept)": p, f"{comp}_Intercept": p,
+                f"b_{comp}_Intercept": p}
+    return {name: Parameter(name, (), ((name, "", ""),))}
+
+
 def parameter_names(fit: Fit) -> dict[str, Parameter]:
     """Every name a hypothesis may use (see the module docstring)."""
     post = fit.idata.posterior
@@ -243,14 +261,11 @@ def parameter_names(fit: Fit) -> dict[str, Parameter]:
         dims = [d for d in da.dims if d not in ("chain", "draw")]
         name = str(var)
         if not dims:
-            cls = "Intercept" if name in ("Intercept", "Intercept_c") else name
-            out[name] = Parameter(name, (), ((cls, "", ""),))
-            if name == "Intercept":
-                out["(Intercept)"] = out[name]
+            out.update(_scalar(name))
             continue
         labels = [[str(v) for v in da[d].values] for d in dims]
-        if name == "b" and len(dims) == 1:
-            for j, lab in enumerate(labels[0]):
+        if (name == "b" or name.startswith("b_")) and dims[0].startswith("coef"):
+            for j, lab in enumerate(labels[0]):  # b: Days; b_sigma: sigma_Days
                 p = Parameter(name, (j,), (("b", lab, ""),), coefficient=lab)
                 out.setdefault(lab, p)
                 out[f"b_{lab}"] = p
@@ -264,8 +279,7 @@ def parameter_names(fit: Fit) -> dict[str, Parameter]:
                     slots = (("cor", "", group),)
                 else:
                     slots = (("unknown", name, ""),)
-                sep = "_" if name.startswith("b_") else "__"
-                out[f"{name}{sep}{lab}"] = Parameter(name, (j,), slots)
+                out[f"{name}__{lab}"] = Parameter(name, (j,), slots)
         elif len(dims) == 2 and name.startswith("r_"):
             group = groups.get(name[2:], "")
             terms = labels[1]

@@ -40,6 +40,7 @@ draws. Results are :class:`Effects`: ``.frame`` (grid columns, ``estimate``, ``l
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,14 +60,15 @@ N_CURVE = 50
 EPS_SCALE = 1e-4
 
 
-class Drawn:
+class Drawn(ABC):
     """A result with a Matplotlib figure drawn on first access (``.figure``, ``.plot()``,
     ``.save()``)."""
 
     _figure: Any = None
 
+    @abstractmethod
     def draw(self) -> Any:
-        raise NotImplementedError
+        """A new Matplotlib figure of the result."""
 
     @property
     def figure(self) -> Any:
@@ -202,6 +204,10 @@ def _names(arg: Any, what: str) -> list[str]:
 
 def _check_columns(names: Sequence[str], data: pd.DataFrame, allowed: Sequence[str],
                    what: str) -> None:
+    repeated = sorted({n for n in names if list(names).count(n) > 1})
+    if repeated:
+        raise DataError(f"{what}: '{repeated[0]}' is named twice (conditional and by take "
+                        "different variables)")
     for n in names:
         if n not in data.columns:
             raise DataError(f"{what}: '{n}' is not a column of the model's data"
@@ -387,11 +393,11 @@ def comparisons(fit: Fit, contrast: Any, conditional: Any = None, by: Any = None
     allowed = predictor_columns(fit)
     var, pairs, step = contrasts(data, contrast, eps, slope)
     cond_names, by_names = _names(conditional, "conditional"), _names(by, "by")
-    _check_columns([var, *cond_names, *by_names], data, allowed,
-                   "slopes" if slope else "comparisons")
-    if var in cond_names + by_names and not (slope or pairs[0].label == "+1"):
+    if var in cond_names + by_names and not (slope or pairs[0].shift):
         raise DataError(f"comparisons: '{var}' is the contrast; it cannot also be in "
                         "conditional or by")
+    _check_columns(list(dict.fromkeys([var, *cond_names])) + by_names, data, allowed,
+                   "slopes" if slope else "comparisons")
     grid = value_grid(data, conditional, () if average else by_names)
     labels, parts = [], []
     for combo in grid:
