@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -352,6 +352,23 @@ def _by_groups(data: pd.DataFrame, by: Sequence[str]) -> list[tuple[tuple[Any, .
     return out
 
 
+def _batches(fit: Fit, data: pd.DataFrame, grid: list[dict[str, Any]], average: bool,
+             by: Sequence[str]) -> Iterator[tuple[pd.DataFrame, list[tuple[dict[str, Any],
+                                                                       np.ndarray]]]]:
+    """Rows to predict in one call and the (label, row positions) averaged per result row:
+    per grid combination the whole counterfactual data, split by the observed ``by`` levels
+    (average), or one batch with a reference row per combination (so an unseen group level
+    gets the same draws in every row)."""
+    if average:
+        for combo in grid:
+            yield _base_rows(fit, data, combo, True), [
+                ({**combo, **dict(zip(by, key, strict=True))}, idx)
+                for key, idx in _by_groups(data, by)]
+    else:
+        base = pd.concat([_base_rows(fit, data, c, False) for c in grid], ignore_index=True)
+        yield base, [(c, np.array([i])) for i, c in enumerate(grid)]
+
+
 def predictions(fit: Fit, conditional: Any = None, by: Any = None, average: bool = False,
                 re_form: Any = None, kind: str = "response", prob: float = 0.95,
                 allow_new_levels: bool = False, new_levels: str = "sample",
@@ -364,16 +381,11 @@ def predictions(fit: Fit, conditional: Any = None, by: Any = None, average: bool
     _check_columns(cond_names + by_names, data, allowed, "predictions")
     grid = value_grid(data, conditional, () if average else by_names)
     labels, parts = [], []
-    for combo in grid:
-        rows = _base_rows(fit, data, combo, average)
-        d = _predict(fit, rows, opts)
-        if average:
-            for key, idx in _by_groups(data, by_names):
-                labels.append({**combo, **dict(zip(by_names, key, strict=True))})
-                parts.append(d[:, idx].mean(1))
-        else:
-            labels.append(combo)
-            parts.append(d[:, 0])
+    for base, groups in _batches(fit, data, grid, average, by_names):
+        d = _predict(fit, base, opts)
+        for label, idx in groups:
+            labels.append(label)
+            parts.append(d[:, idx].mean(1))
     names = list(dict.fromkeys(cond_names + by_names))
     return _effects("predictions", labels, parts, names, prob, kind, average)
 
@@ -400,8 +412,7 @@ def comparisons(fit: Fit, contrast: Any, conditional: Any = None, by: Any = None
                    "slopes" if slope else "comparisons")
     grid = value_grid(data, conditional, () if average else by_names)
     labels, parts = [], []
-    for combo in grid:
-        base = _base_rows(fit, data, combo, average)
+    for base, groups in _batches(fit, data, grid, average, by_names):
         n = len(base)
         for pair in pairs:
             lo, hi = base.copy(), base.copy()
@@ -411,9 +422,8 @@ def comparisons(fit: Fit, contrast: Any, conditional: Any = None, by: Any = None
             d = _predict(fit, pd.concat([lo, hi], ignore_index=True), opts)
             d_lo, d_hi = d[:, :n], d[:, n:]
             unit = (d_hi / d_lo) if comparison == "ratio" and not slope else (d_hi - d_lo) / step
-            for key, idx in _by_groups(data, by_names) if average else [((), np.arange(n))]:
-                labels.append({"term": var, "contrast": pair.label, **combo,
-                               **dict(zip(by_names if average else [], key, strict=True))})
+            for label, idx in groups:
+                labels.append({"term": var, "contrast": pair.label, **label})
                 parts.append(unit[:, idx].mean(1))
     names = ["term", "contrast", *dict.fromkeys(cond_names + by_names)]
     what = "slopes" if slope else "comparisons"
