@@ -146,11 +146,12 @@ def test_response_and_link_scale_of_a_poisson_model(toy: pd.DataFrame) -> None:
 def test_unseen_levels_behave_as_predict(fit: hm.Fit, sleep: pd.DataFrame) -> None:
     with pytest.raises(hm.DataError, match="allow_new_levels"):
         fit.predictions(conditional={"Subject": ["new"], "Days": [2.0]})
-    res = fit.predictions(conditional={"Subject": ["new"], "Days": [2.0]},
+    res = fit.predictions(conditional={"Subject": ["new"], "Days": [2.0, 7.0]},
                           allow_new_levels=True, seed=4)
-    ref = fit.predict(pd.DataFrame({"Days": [2.0], "Sex": ["F"], "Subject": ["new"]}),
+    ref = fit.predict(pd.DataFrame({"Days": [2.0, 7.0], "Sex": ["F", "F"],
+                                    "Subject": ["new", "new"]}),
                       allow_new_levels=True, summary=False, seed=4)
-    np.testing.assert_allclose(res.draws[:, 0], ref[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(res.draws, ref, rtol=1e-12)  # one new subject, both days
 
 
 def test_bad_arguments_are_located_errors(fit: hm.Fit) -> None:

@@ -373,9 +373,29 @@ def _affine(expr: Node, name: str) -> tuple[float, float] | None:
     return slope, f[0]
 
 
-def prior_density(fit: Fit, expr: Node, params: dict[str, Parameter], seed: int | None,
-                  prior_draws: int) -> tuple[float, str]:
-    """(prior density of ``expr`` at 0, note); NaN with the reason when it is not defined."""
+PriorDraws = Callable[[], dict[str, np.ndarray]]
+
+
+def prior_sampler(fit: Fit, variables: Sequence[str], draws: int, seed: int | None
+                  ) -> PriorDraws:
+    """Joint prior draws of ``variables`` (each (draws, *shape)), simulated once on first
+    call: one forward simulation serves every point hypothesis of a ``hypothesis()`` call."""
+    cache: dict[str, np.ndarray] = {}
+
+    def sample() -> dict[str, np.ndarray]:
+        if not cache:
+            from hiermodel.backend.sampling import joint_prior_draws
+
+            cache.update(joint_prior_draws(fit.model.pymc_model, sorted(set(variables)),
+                                           draws, seed))
+        return cache
+    return sample
+
+
+def prior_density(fit: Fit, expr: Node, params: dict[str, Parameter],
+                  sample: PriorDraws) -> tuple[float, str]:
+    """(prior density of ``expr`` at 0, note); NaN with the reason when it is not defined.
+    ``sample`` gives joint prior draws of (at least) the variables of ``params``."""
     slots = {s for p in params.values() for s in p.slots}
     priors = {s: _prior(fit, s) for s in slots}
     unknown = [s for s, pr in priors.items() if pr is None]
@@ -397,17 +417,19 @@ def prior_density(fit: Fit, expr: Node, params: dict[str, Parameter], seed: int 
     pymc_model = getattr(getattr(fit, "model", None), "pymc_model", None)
     if pymc_model is None:
         return float("nan"), "the model's graph is not available to draw from the prior"
-    from hiermodel.backend.sampling import joint_prior_draws
-
-    variables = sorted({p.variable for p in params.values()})
-    draws = joint_prior_draws(pymc_model, variables, prior_draws, seed)
+    draws = sample()
 
     def value(n: str) -> np.ndarray:
         p = params[n]
         return pick(draws[p.variable], p.index)
 
-    h = np.broadcast_to(np.asarray(evaluate(expr, value), dtype=float), (prior_draws,))
-    return kde_density(h), f"prior density from {prior_draws} prior draws"
+    n_draws = len(next(iter(draws.values())))
+    h = np.broadcast_to(np.asarray(evaluate(expr, value), dtype=float), (n_draws,))
+    dens = kde_density(h)
+    if not dens > 0:
+        return float("nan"), (f"the prior density at 0 estimated from {n_draws} prior draws "
+                              "is 0 (the point is far in the prior's tail)")
+    return dens, f"prior density from {n_draws} prior draws"
 
 
 # -- the test -------------------------------------------------------------------------------
@@ -420,21 +442,26 @@ def hypothesis(fit: Fit, hypotheses: str | Sequence[str], alpha: float = 0.05,
     if not items:
         raise HypothesisError("no hypothesis given")
     names = parameter_names(fit)
-    rows, notes = [], []
+    parsed = []
     for text in items:
         hyp = parse_hypothesis(text)
-        expr = hyp.expression
-        params = {n: _lookup(names, n) for n in names_in(expr)}
+        params = {n: _lookup(names, n) for n in names_in(hyp.expression)}
         if not params:
             raise HypothesisError(f"hypothesis {text!r} names no parameter")
+        parsed.append((hyp, params))
+    sample = prior_sampler(fit, [p.variable for hyp, params in parsed if hyp.relation == "="
+                                 for p in params.values()], prior_draws, seed)
+    rows, notes = [], []
+    for hyp, params in parsed:
+        expr = hyp.expression
         n_draws = _draws(fit, next(iter(params.values()))).shape[0]
         h = np.broadcast_to(np.asarray(evaluate(expr, _posterior_values(fit, params)),
                                        dtype=float), (n_draws,))
         if hyp.relation == "=":
             lo, hi = np.quantile(h, [alpha / 2, 1 - alpha / 2])
             post = kde_density(h)
-            prior, note = prior_density(fit, expr, params, seed, prior_draws)
-            ratio = post / prior if np.isfinite(prior) and prior > 0 else float("nan")
+            prior, note = prior_density(fit, expr, params, sample)
+            ratio = post / prior if np.isfinite(prior) else float("nan")
             if not np.isfinite(prior):
                 notes.append(f"{hyp.label}: {note}")
             prob = ratio / (1 + ratio) if np.isfinite(ratio) else float("nan")
@@ -454,5 +481,6 @@ def hypothesis(fit: Fit, hypotheses: str | Sequence[str], alpha: float = 0.05,
 
 
 __all__ = ["COLUMNS", "IMPROPER", "PRIOR_DRAWS", "RELATIONS", "Hypothesis", "Node",
-           "Parameter", "analytic_density", "evaluate", "hypothesis", "kde_density",
-           "names_in", "parameter_names", "parse_hypothesis", "pick", "prior_density", "tokenize"]
+           "Parameter", "PriorDraws", "analytic_density", "evaluate", "hypothesis", "kde_density",
+           "names_in", "parameter_names", "parse_hypothesis", "pick", "prior_density",
+           "prior_sampler", "tokenize"]
