@@ -99,6 +99,7 @@ def test_comparisons_difference_and_ratio_average_over_rows(fit: hm.Fit,
     np.testing.assert_allclose(diff.draws[:, 0], (d["b"][:, 1:2] + d["b"][:, 2:3] * days)
                                .mean(axis=1), rtol=1e-9)
     ratio = fit.comparisons(contrast={"Sex": ["F", "M"]}, comparison="ratio", average=True)
+    assert ratio.frame["contrast"].tolist() == ["M / F"]
     _check(ratio.frame.iloc[0], (hi / lo).mean(axis=1))
     by = fit.comparisons(contrast="Days", by="Sex", average=True)  # centred +1 per row
     for _, row in by.frame.iterrows():

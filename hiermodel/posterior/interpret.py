@@ -259,13 +259,19 @@ def _predict(fit: Fit, newdata: pd.DataFrame, opts: Mapping[str, Any]) -> np.nda
 
 @dataclass(frozen=True)
 class Contrast:
-    """One comparison of a variable: a label and its two counterfactual values — fixed
-    values, or shifts added to each row's own value (``shift=True``)."""
+    """One comparison of a variable: its two counterfactual values — fixed values, or shifts
+    added to each row's own value (``shift=True``)."""
 
-    label: str
     lo: Any
     hi: Any
     shift: bool = False
+    name: str = ""  # the label of a shift ("+1", "dY/dX")
+
+    def label(self, comparison: str = "difference") -> str:
+        """``"+1"``, ``"dY/dX"``, or ``"hi - lo"`` / ``"hi / lo"`` for fixed values."""
+        if self.shift:
+            return self.name
+        return f"{self.hi} {'/' if comparison == 'ratio' else '-'} {self.lo}"
 
     def values(self, x: pd.Series) -> tuple[Any, Any]:
         """(low, high) values of the variable for rows whose value is ``x``."""
@@ -287,7 +293,7 @@ def contrasts(data: pd.DataFrame, contrast: Any, eps: float | None = None,
         step = float(eps) if eps is not None else EPS_SCALE * span
         if step <= 0:
             raise DataError(f"slopes: eps must be > 0 (got {eps})")
-        return var, [Contrast("dY/dX", -step / 2, step / 2, shift=True)], step
+        return var, [Contrast(-step / 2, step / 2, shift=True, name="dY/dX")], step
     if isinstance(contrast, Mapping):
         if len(contrast) != 1:
             raise DataError("contrast: give one variable, e.g. {'FoodTreatment': ['Deprived', "
@@ -300,13 +306,13 @@ def contrasts(data: pd.DataFrame, contrast: Any, eps: float | None = None,
         raise DataError(f"contrast: '{var}' is not a column of the model's data"
                         f"{did_you_mean(var, list(data.columns))}")
     if values is None and _is_numeric(data[var]):
-        return var, [Contrast("+1", -0.5, 0.5, shift=True)], 1.0
+        return var, [Contrast(-0.5, 0.5, shift=True, name="+1")], 1.0
     values = _levels(data[var]) if values is None else list(values)
     if len(values) < 2:
         raise DataError(f"contrast: '{var}' needs at least two values to compare (got "
                         f"{values})")
     base = values[0]
-    out = [Contrast(f"{v} - {base}", base, v) for v in values[1:]]
+    out = [Contrast(base, v) for v in values[1:]]
     return var, out, 1.0
 
 
@@ -423,7 +429,8 @@ def comparisons(fit: Fit, contrast: Any, conditional: Any = None, by: Any = None
             d_lo, d_hi = d[:, :n], d[:, n:]
             unit = (d_hi / d_lo) if comparison == "ratio" and not slope else (d_hi - d_lo) / step
             for label, idx in groups:
-                labels.append({"term": var, "contrast": pair.label, **label})
+                labels.append({"term": var, "contrast": pair.label(
+                    "difference" if slope else comparison), **label})
                 parts.append(unit[:, idx].mean(1))
     names = ["term", "contrast", *dict.fromkeys(cond_names + by_names)]
     what = "slopes" if slope else "comparisons"
