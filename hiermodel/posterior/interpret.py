@@ -89,7 +89,7 @@ class Drawn(ABC):
         return path
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, eq=False)
 class Effects(Drawn):
     """Predictions, comparisons or slopes: the table, the draws behind it and a figure."""
 
@@ -110,7 +110,7 @@ class Effects(Drawn):
         return f"{head}\n{self.frame.to_string(index=False)}"
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, eq=False)
 class ConditionalEffects(Drawn):
     """brms's ``conditional_effects``: one :class:`Effects` (and figure panel) per
     population-level variable."""
