@@ -107,6 +107,10 @@ class CompareError(HiermodelError):
     """Variants cannot be derived or compared."""
 
 
+class HypothesisError(HiermodelError):
+    """A ``hypothesis()`` expression cannot be parsed or names no parameter of the fit."""
+
+
 class RunError(HiermodelError):
     """A run directory is missing, incomplete or unreadable."""
 
@@ -135,6 +139,7 @@ __all__ = [
     "FitError",
     "FormulaError",
     "HiermodelError",
+    "HypothesisError",
     "InternalError",
     "Interrupted",
     "PriorError",

@@ -34,3 +34,48 @@ def logp_and_grad(model: pm.Model, values: dict[str, Any]) -> tuple[float, np.nd
     logp = float(model.compile_logp()(pt_))
     grads = model.compile_dlogp()(pt_)
     return logp, np.asarray(grads)
+
+
+def fixed_fit(model: Any, seed: int = 0, chains: int = 2, draws: int = 150,
+              b_mean: float = 5.0, b_sd: float = 2.0) -> Any:
+    """A :class:`~hiermodel.posterior.fitted.Fit` of ``model`` whose posterior is made up
+    (seeded normal / half-normal draws of Intercept, b, sd, cor, r and the family's
+    auxiliaries, named and dimensioned as the graph stores them): no MCMC."""
+    import arviz as az
+
+    from hiermodel.naming import coord_label, safe
+    from hiermodel.posterior.fitted import Fit
+
+    rng = np.random.default_rng(seed)
+    design = model.design
+    shape = (chains, draws)
+    post: dict[str, np.ndarray] = {}
+    dims: dict[str, list[str]] = {}
+    coords: dict[str, list[str]] = {}
+    if design.has_intercept:
+        post["Intercept"] = rng.normal(2.0, 0.1, shape)
+    if design.x_names:
+        post["b"] = rng.normal(b_mean, b_sd, (*shape, len(design.x_names)))
+        dims["b"], coords["coef"] = ["coef"], list(design.x_names)
+    for group, terms in model.info.group_terms.items():
+        g, k = safe(group), len(terms)
+        levels = next(b.levels for b in design.blocks if b.group == group)
+        post[f"sd_{g}"] = np.abs(rng.normal(1.0, 0.2, (*shape, k)))
+        post[f"r_{g}"] = rng.normal(0.0, 1.0, (*shape, len(levels), k))
+        dims[f"sd_{g}"], dims[f"r_{g}"] = [f"{g}__term"], [g, f"{g}__term"]
+        coords[g], coords[f"{g}__term"] = list(levels), [coord_label(t) for t in terms]
+        if k == 2 and group in model.info.correlated_groups:
+            post[f"cor_{g}"] = rng.uniform(-0.5, 0.5, (*shape, 1))
+            dims[f"cor_{g}"], coords[f"{g}__cor"] = [f"{g}__cor"], ["__".join(
+                coord_label(t) for t in terms)]
+    for c, comp in design.components.items():  # an auxiliary parameter's own formula
+        if comp.has_intercept:
+            post[f"Intercept_{c}"] = rng.normal(1.0, 0.5, shape)
+        if comp.x_names:
+            post[f"b_{c}"] = rng.normal(b_mean, b_sd, (*shape, len(comp.x_names)))
+            dims[f"b_{c}"], coords[f"coef_{c}"] = [f"coef_{c}"], list(comp.x_names)
+    for a in model.family.aux:
+        if a not in design.components:
+            post[a] = np.abs(rng.normal(1.0, 0.1, shape))
+    idata = az.from_dict(posterior=post, dims=dims, coords=coords)
+    return Fit(model, idata, {})

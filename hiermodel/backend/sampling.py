@@ -288,6 +288,20 @@ def prior_draws(pymc_model: Any, name: str, draws: int, seed: int | None) -> np.
     return np.asarray(prior.prior[name].values).reshape(draws, -1)
 
 
+def joint_prior_draws(pymc_model: Any, names: list[str], draws: int, seed: int | None
+                      ) -> dict[str, np.ndarray]:
+    """``draws`` joint prior draws of the variables ``names`` of a graph, each as
+    (draws, *shape) (one forward simulation of the graph per draw)."""
+    import pymc as pm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prior = pm.sample_prior_predictive(draws=draws, var_names=list(names), model=pymc_model,
+                                           random_seed=seed)
+    return {n: np.asarray(prior.prior[n].values).reshape(draws, *prior.prior[n].shape[2:])
+            for n in names}
+
+
 __all__ = ["AUTO_NUTPIE_ROWS", "BACKENDS", "SAMPLER_LOGGERS", "check_backend", "interruptible",
-           "likelihood_rows", "prior_draws", "prior_predictive", "resolve_backend", "sample",
-           "sampler_logs", "stop_children"]
+           "joint_prior_draws", "likelihood_rows", "prior_draws", "prior_predictive",
+           "resolve_backend", "sample", "sampler_logs", "stop_children"]

@@ -241,6 +241,72 @@ class Fit:
         return pp_check(self, kind=kind, stat=stat, group=group, ndraws=ndraws, seed=seed,
                         bins=bins)
 
+    # -- interpretation (marginaleffects / bambi.interpret, brms) -----------------------------
+    def predictions(self, conditional: Any = None, by: Any = None, average: bool = False,
+                    re_form: Any = None, kind: str = "response", prob: float = 0.95,
+                    **options: Any) -> Any:
+        """Expected responses over a grid, at reference values or averaged over the data;
+        see :mod:`hiermodel.posterior.interpret`."""
+        from hiermodel.posterior.interpret import predictions
+
+        return predictions(self, conditional=conditional, by=by, average=average,
+                           re_form=re_form, kind=kind, prob=prob, **options)
+
+    def comparisons(self, contrast: Any, conditional: Any = None, by: Any = None,
+                    comparison: str = "difference", average: bool = False,
+                    re_form: Any = None, kind: str = "response", prob: float = 0.95,
+                    **options: Any) -> Any:
+        """Contrasts of one variable (``{"x": [a, b]}``: ``b`` vs ``a``); see
+        :mod:`hiermodel.posterior.interpret`."""
+        from hiermodel.posterior.interpret import comparisons
+
+        return comparisons(self, contrast, conditional=conditional, by=by,
+                           comparison=comparison, average=average, re_form=re_form,
+                           kind=kind, prob=prob, **options)
+
+    def slopes(self, variable: str, conditional: Any = None, by: Any = None,
+               average: bool = False, re_form: Any = None, kind: str = "response",
+               prob: float = 0.95, eps: float | None = None, **options: Any) -> Any:
+        """Finite-difference slopes of a numeric variable (step ``eps``, default 1e-4 x its
+        range); see :mod:`hiermodel.posterior.interpret`."""
+        from hiermodel.posterior.interpret import comparisons
+
+        return comparisons(self, variable, conditional=conditional, by=by, average=average,
+                           re_form=re_form, kind=kind, prob=prob, eps=eps, slope=True,
+                           **options)
+
+    def conditional_effects(self, effects: Any = None, re_form: Any = "~0",
+                            kind: str = "response", prob: float = 0.95,
+                            seed: int | None = None) -> Any:
+        """brms's ``conditional_effects``: one panel per population-level variable."""
+        from hiermodel.posterior.interpret import conditional_effects
+
+        return conditional_effects(self, effects, re_form=re_form, kind=kind, prob=prob,
+                                   seed=seed)
+
+    def hypothesis(self, hypothesis: str | list[str], alpha: float = 0.05,
+                   seed: int | None = None, prior_draws: int = 4000) -> pd.DataFrame:
+        """brms's ``hypothesis()``: ``"Days > 5"``, ``"SexMale = 0"``, ``"a - b > 0"``; see
+        :mod:`hiermodel.posterior.hypothesis` for the names and the evidence ratios."""
+        from hiermodel.posterior.hypothesis import hypothesis as test
+
+        return test(self, hypothesis, alpha=alpha, seed=seed, prior_draws=prior_draws)
+
+    def bayes_R2(self, re_form: Any = None, summary: bool = True, prob: float = 0.95,
+                 residual: str = "residuals") -> Any:
+        """Bayesian R² (conditional with ``re_form=None``, marginal with ``"~0"``); see
+        :mod:`hiermodel.posterior.r2`."""
+        from hiermodel.posterior.r2 import bayes_r2
+
+        return bayes_r2(self, re_form=re_form, summary=summary, prob=prob, residual=residual)
+
+    def loo_R2(self, summary: bool = True, prob: float = 0.95,
+               seed: int | None = None) -> Any:
+        """LOO-adjusted R² (rstanarm / brms); see :mod:`hiermodel.posterior.r2`."""
+        from hiermodel.posterior.r2 import loo_r2
+
+        return loo_r2(self, summary=summary, prob=prob, seed=seed)
+
     def update(self, formula: str | None = None, **kwargs: Any) -> Fit:
         """Refit with a changed formula (R's ``update`` dot semantics: ``"~ . + Sex"``,
         ``". ~ . - Days"``), data, priors, family or sampler settings; see

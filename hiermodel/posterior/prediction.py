@@ -90,7 +90,8 @@ def _stacked(fit: Fit, name: str) -> np.ndarray:
     return d.reshape(d.shape[0] * d.shape[1], *d.shape[2:])
 
 
-def _parse_re_form(re_form: Any) -> bool:
+def parse_re_form(re_form: Any) -> bool:
+    """Whether ``re_form`` includes the group-level effects (None) or not ("~0", NA)."""
     if re_form is None:
         return True
     if re_form is pd.NA or (isinstance(re_form, float) and np.isnan(re_form)):
@@ -138,7 +139,7 @@ def linear_predictor(fit: Fit, newdata: pd.DataFrame | None = None, re_form: Any
     comp = design.components.get(component) if component else None
     if component and comp is None:
         raise DataError(f"'{component}' has no formula of its own in this model")
-    use_groups = _parse_re_form(re_form)
+    use_groups = parse_re_form(re_form)
     if new_levels not in ("sample", "zero"):
         raise DataError(f"new_levels must be 'sample' or 'zero' (got {new_levels!r})")
     sel = slice(None) if rows is None else np.asarray(rows)
@@ -293,4 +294,4 @@ def _trials(fit: Fit, newdata: pd.DataFrame | None) -> np.ndarray | None:
 
 
 __all__ = ["KINDS", "STAT_COLUMNS", "auxiliary_draws", "linear_predictor", "new_data_frame",
-           "predict"]
+           "parse_re_form", "predict"]
