@@ -174,7 +174,10 @@ def test_a_spec_without_its_run_is_not_complete(tmp_path: Path) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interruptible_raises_even_when_the_sampler_swallows_it(signum: int) -> None:
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+    context = multiprocessing.get_context("fork")
+    users = context.Process(target=time.sleep, args=(60,))  # the caller's own, left alone
+    users.start()
+    child = context.Process(target=time.sleep, args=(60,))
 
     def body() -> str:
         child.start()
@@ -190,6 +193,9 @@ def test_interruptible_raises_even_when_the_sampler_swallows_it(signum: int) -> 
     assert (info.value.signum, info.value.what, info.value.exit_code) == (
         signum, "sampling y ~ x", 128 + signum)
     assert not child.is_alive()  # a worker still running is terminated
+    assert users.is_alive()
+    users.terminate()
+    users.join()
     assert {s: signal.getsignal(s) for s in before} == before  # handlers restored
 
 

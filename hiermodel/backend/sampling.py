@@ -101,9 +101,10 @@ def sampler_logs() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def stop_children(patience: float = 5.0) -> None:
-    """Terminate (then kill) every child process this process started that is still alive."""
-    children = multiprocessing.active_children()
+def stop_children(keep: frozenset[int] = frozenset(), patience: float = 5.0) -> None:
+    """Terminate (then kill) the child processes this process started that are still alive,
+    except those whose pid is in ``keep`` (children that existed before sampling)."""
+    children = [c for c in multiprocessing.active_children() if c.pid not in keep]
     for child in children:
         child.terminate()
     for child in children:
@@ -123,13 +124,15 @@ def interruptible(what: str) -> Iterator[None]:
     cleanup, orphaning PyMC's worker processes. Here both signals raise ``KeyboardInterrupt``
     (so the sampler's own cleanup runs: PyMC aborts and terminates its workers), any child
     still alive afterwards is terminated, and :class:`Interrupted` is raised whatever the
-    sampler returned. A signal that was ignored (a background job's SIGINT) stays ignored.
+    sampler returned (children that were alive before are left alone). A signal that was
+    ignored (a background job's SIGINT) stays ignored.
     Outside the main thread signals cannot be handled, and nothing changes.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     owner = os.getpid()
+    earlier = frozenset(c.pid for c in multiprocessing.active_children() if c.pid is not None)
     caught: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -154,7 +157,7 @@ def interruptible(what: str) -> Iterator[None]:
         for restored, old in previous.items():
             signal.signal(restored, old)
         if caught:
-            stop_children()
+            stop_children(keep=earlier)
             raise Interrupted(caught[0], what) from None
 
 
@@ -177,11 +180,18 @@ def _sample_nutpie(model: Any, draws: int, tune: int, chains: int, cores: int, s
     import nutpie
 
     compiled = nutpie.compile_pymc_model(model)
-    return nutpie.sample(
+    sampler = nutpie.sample(
         compiled, draws=draws, tune=tune, chains=chains, cores=cores,
         seed=seed if seed is not None else int(np.random.default_rng().integers(2**31)),
-        target_accept=target_accept, progress_bar=progressbar,
+        target_accept=target_accept, progress_bar=progressbar, blocking=False,
     )
+    try:
+        return sampler.wait()
+    except KeyboardInterrupt:
+        # nutpie's own blocking wait would convert the partial trace to InferenceData first
+        # (tens of seconds for a long run); an interrupted fit discards it
+        sampler.cancel()
+        raise
 
 
 def sample(
