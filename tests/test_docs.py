@@ -56,8 +56,15 @@ def test_docs_links_exist() -> None:
             assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
 
 
+# Documents whose blocks fit several models even when shortened (compare.md: three variants
+# plus leave-one-group-out refits; lme4.md: three distributional fits): the slow tier.
+HEAVY_DOCS = {"compare.md", "lme4.md"}
+
+
 @pytest.mark.fit
-@pytest.mark.parametrize(("where", "blocks"), _files(), ids=[f[0] for f in _files()])
+@pytest.mark.parametrize(("where", "blocks"), [
+    pytest.param(name, blocks, id=name, marks=[pytest.mark.slow] if name in HEAVY_DOCS else [])
+    for name, blocks in _files()])
 def test_python_blocks_run(where: str, blocks: list[str], monkeypatch: pytest.MonkeyPatch,
                            tmp_path: Path) -> None:
     import matplotlib
@@ -78,7 +85,7 @@ def test_python_blocks_run(where: str, blocks: list[str], monkeypatch: pytest.Mo
 
     def quick_compare(*args, **kwargs):  # type: ignore[no-untyped-def]
         patched.append("compare")
-        kwargs.update(fast)
+        kwargs.update(fast, logo_folds=2)  # leave-one-group-out by 2 folds: 6 refits, not 15
         return real_compare(*args, **kwargs)
 
     # both spellings the docs use: hm.compare and `from hiermodel.comparison import compare`
