@@ -162,37 +162,52 @@ class LineDisplay:
         print(_prefixed(event), file=self.stream or sys.stderr, flush=True)
 
 
-def _running_step_column() -> Any:
-    """A rich column with the running step's time (ticking) or the last step's time."""
+def _live_columns() -> tuple[Any, Any]:
+    """Rich columns, redrawn on every refresh: the running step's time (or the last step's),
+    and the stage's elapsed time with the time left (the mean time of the finished steps
+    times the steps left, less the running step's time so far)."""
     from rich.progress import ProgressColumn
     from rich.text import Text
 
     class RunningStep(ProgressColumn):
         def render(self, task: Any) -> Text:
-            started = task.fields.get("step_start")
+            started = task.fields["step_start"]
             shown = (format_seconds(time.perf_counter() - started) if started is not None
-                     else str(task.fields.get("step_time", "")))
+                     else task.fields["step_time"])
             return Text(shown, style="cyan")
 
-    return RunningStep()
+    class StageTime(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            f = task.fields
+            if f["stage_start"] is None:
+                return Text("")
+            now = time.perf_counter()
+            if f["done"] >= task.total:
+                return Text(f"| done in {format_seconds(f['elapsed'])}", style="dim")
+            text = f"| {format_seconds(now - f['stage_start'])} elapsed"
+            if f["done"]:
+                running = now - f["step_start"] if f["step_start"] is not None else 0.0
+                left = max(0.0, f["elapsed"] / f["done"] * (task.total - f["done"]) - running)
+                text += f", ~{format_seconds(left)} left"
+            return Text(text, style="dim")
+
+    return RunningStep(), StageTime()
 
 
 class LiveDisplay:
     """A listener drawing one live line per stage with rich: ``LOGO 7/15: unpooled without 6
-    groups``, the current step's time, a bar, the stage's elapsed time and the estimated time
-    left; notes print above the live lines. Use as a context manager around the work."""
+    groups``, the running step's time, the stage's elapsed time and the estimated time left;
+    notes print above the live lines. Use as a context manager around the work."""
 
     def __init__(self, console: Any = None) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+        from rich.progress import Progress, SpinnerColumn, TextColumn
 
         self.console = console if console is not None else Console(stderr=True)
         self.progress = Progress(
             SpinnerColumn(finished_text="[green]✓"),
             TextColumn("{task.description}"),
-            _running_step_column(),
-            BarColumn(bar_width=20),
-            TextColumn("{task.fields[timing]}"),
+            *_live_columns(),
             console=self.console, refresh_per_second=4,
         )
         self.tasks: dict[tuple[str, str], Any] = {}
@@ -209,25 +224,22 @@ class LiveDisplay:
             self.progress.console.print(_prefixed(event), markup=False, highlight=False)
             return
         key = (event.scope, event.stage)
-        head = f"{event.scope}: " if event.scope else ""
-        if key not in self.tasks:
-            self.tasks[key] = self.progress.add_task("", total=event.total, step_time="",
-                                                     step_start=None, timing="")
+        if key not in self.tasks or (event.kind == "start" and event.step == 1):
+            self.tasks[key] = self.progress.add_task(
+                "", total=event.total, step_time="", step_start=None,
+                stage_start=time.perf_counter(), done=0, elapsed=0.0)
         task = self.tasks[key]
         if event.kind == "start":
-            self.progress.update(task, description=f"{head}{event.stage} {event.step}/"
+            self.progress.update(task, description=f"{event.stage} {event.step}/"
                                  f"{event.total}: {event.label}",
                                  step_start=time.perf_counter())
             return
-        elapsed = format_seconds(event.elapsed or 0.0)
-        timing = (f"{elapsed} elapsed, ~{format_seconds(event.remaining or 0.0)} left"
-                  if event.step < event.total else f"done in {elapsed}")
-        description = (f"{head}{event.stage} {event.step}/{event.total}: {event.label}"
-                       if event.step < event.total else f"{head}{event.stage} {event.total}/"
+        description = (f"{event.stage} {event.step}/{event.total}: {event.label}"
+                       if event.step < event.total else f"{event.stage} {event.total}/"
                        f"{event.total}")
         self.progress.update(task, completed=event.step, description=description,
                              step_start=None, step_time=format_seconds(event.seconds or 0.0),
-                             timing=timing)
+                             done=event.step, elapsed=event.elapsed or 0.0)
 
 
 __all__ = ["Callback", "Event", "LineDisplay", "Listener", "LiveDisplay", "Reporter", "Stage",

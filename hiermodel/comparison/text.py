@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from hiermodel.comparison.loo import K_THRESHOLD
-from hiermodel.numbers import format_seconds, text_table
+from hiermodel.numbers import format_seconds, markdown_table, text_table
 
 if TYPE_CHECKING:
     from hiermodel.comparison.result import Comparison
@@ -45,7 +45,15 @@ def render_markdown(cmp: Comparison, text: str, pngs: list[str]) -> str:
     if sep:  # the sentences are above: keep the header and the details
         rest = rest[rest.find("\nVariants:") + 1:]
         text = head + "\n" + rest
-    lines += ["", "## Report", "", "```text", text, "```", ""]
+    lines += ["", "## Predictive performance", "",
+              "PSIS-LOO (new observations of known groups; higher elpd is better):", "",
+              markdown_table(cmp.tables["loo"][["elpd_loo", "se", "elpd_diff", "dse",
+                                                "weight"]], index=True), ""]
+    if cmp.logo is not None:
+        lines += [f"Leave-one-group-out (new groups; {cmp.logo.method.split(' (')[0]}):", "",
+                  markdown_table(cmp.tables["logo"][["elpd_logo", "se", "elpd_diff", "dse"]],
+                                 index=True), ""]
+    lines += ["## Report", "", "```text", text, "```", ""]
     if pngs:
         lines += ["## Figures", ""]
         for name in pngs:
