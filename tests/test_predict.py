@@ -7,7 +7,7 @@ response distribution written out by hand with SciPy (brms's parametrizations): 
 Kolmogorov-Smirnov test for continuous families and a chi-square test of the category counts
 for discrete ones, each at p > 5e-5. Seeds are fixed, so every run gives the same verdict; for
 a correct implementation the chance that the fixed seeds land in a failing region is at most
-18 tests (5 continuous families, 8 discrete ones, binomial once per trials count) x 5e-5 =
+18 tests (5 continuous families, 8 discrete ones, binomial once for each of its 5 rows) x 5e-5 =
 9e-4 (< 1 in 1,000).
 """
 
