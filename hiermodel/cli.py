@@ -15,7 +15,8 @@ import os
 import sys
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -48,18 +49,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"error: {message}\n")
 
 
-def _progress(quiet: bool) -> Callable[[str], None] | None:
-    if quiet:
-        return None
+@contextmanager
+def _display(args: argparse.Namespace) -> Iterator[None]:
+    """Where progress goes while a command works (:mod:`hiermodel.console`): by default a live
+    line per stage on a terminal (one line per step otherwise) and no sampler output;
+    ``--verbose``: one line per step plus the samplers' own log lines and progress bars;
+    ``--quiet``: nothing."""
+    from hiermodel.console import LineDisplay, LiveDisplay, listening, sampler_output
 
-    def say(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+    verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
+    with ExitStack() as stack:
+        stack.enter_context(sampler_output(verbose))
+        if not quiet:
+            display: LineDisplay | LiveDisplay = LineDisplay()
+            if not verbose and sys.stderr.isatty():
+                display = stack.enter_context(LiveDisplay())
+            stack.enter_context(listening(display))
+        yield
 
-    return say
 
-
-def _progressbar(quiet: bool) -> bool:
-    return not quiet and sys.stderr.isatty()
+def _progressbar(args: argparse.Namespace) -> bool:
+    """The samplers' own progress bars: only with --verbose, on a terminal."""
+    return bool(getattr(args, "verbose", False)) and sys.stderr.isatty()
 
 
 def _out_for(out: str | None, spec: Any, several: bool) -> Path | None:
@@ -113,17 +124,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit each spec into its run directory (reusing unchanged runs)."""
     specs = _load_all(args.specs)  # validate every spec before importing PyMC or sampling
+    from hiermodel.console import Reporter
     from hiermodel.runs import diagnostics_error, run_spec
 
     several = len(specs) > 1
-    say = _progress(args.quiet)
     failed: list[str] = []
     for i, spec in enumerate(specs, start=1):
-        if say is not None and several:
-            say(f"[{i}/{len(specs)}] {spec.label}")
-        fit = run_spec(spec, refit=args.refit, progress=say,
-                       out=_out_for(args.out, spec, several),
-                       progressbar=_progressbar(args.quiet))
+        with _display(args):
+            if several:
+                Reporter().note(f"[{i}/{len(specs)}] {spec.label}")
+            fit = run_spec(spec, refit=args.refit, out=_out_for(args.out, spec, several),
+                           progressbar=_progressbar(args))
         if several:
             print(f"== {spec.label} ({fit.run_dir})")
         print(str(fit.summary()).rstrip("\n"))
@@ -140,11 +151,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Pooled vs unpooled vs hierarchical variants of a spec's model."""
     (spec,) = _load_all([args.spec])
-    from hiermodel.runs import run_compare
+    from hiermodel.runs import compare_dir, run_compare
 
-    comparison = run_compare(spec, out=args.out, progress=_progress(args.quiet),
-                             progressbar=_progressbar(args.quiet))
-    print(str(comparison).rstrip("\n"))
+    with _display(args):
+        comparison = run_compare(spec, out=args.out, progressbar=_progressbar(args))
+    target = compare_dir(spec, args.out)
+    if args.quiet:
+        print(target)
+        print("\n".join(comparison.verdict()))
+    else:
+        print(comparison.terminal_summary(target))
     return EXIT_OK
 
 
@@ -254,6 +270,13 @@ def _sub(subs: Any, name: str, help_text: str, example: str) -> argparse.Argumen
     return parser
 
 
+def _output_options(parser: argparse.ArgumentParser, quiet: str) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", action="store_true", help=quiet)
+    group.add_argument("--verbose", action="store_true", help="progress one line per step, "
+                       "plus the samplers' own log lines and progress bars (PyMC, nutpie)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``hiermodel`` argument parser (all subcommands)."""
     from hiermodel import __version__
@@ -291,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "same spec and data exists")
     p.add_argument("--strict", action="store_true", help="exit with code 2 if the convergence "
                    "diagnostics fail (max R-hat > 1.01, bulk ESS < 400 or divergences)")
-    p.add_argument("--quiet", action="store_true", help="no progress messages or progress bars")
+    _output_options(p, quiet="no progress, no library logging; the summary is still printed")
     p.set_defaults(func=cmd_fit)
 
     p = _sub(subs, "compare", "fit pooled, unpooled and hierarchical variants of a spec's model "
@@ -301,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "sets variants and options")
     p.add_argument("--out", metavar="DIR", help="output directory instead of the spec's "
                    "[output] dir; the comparison goes to DIR/compare")
-    p.add_argument("--quiet", action="store_true", help="no progress messages or progress bars")
+    _output_options(p, quiet="print only where the comparison was written and the verdict")
     p.set_defaults(func=cmd_compare)
 
     p = _sub(subs, "translate", "show what hiermodel builds for an lme4 formula",

@@ -63,6 +63,12 @@ def test_variants_and_progress(result: Comparison, messages: list[str]) -> None:
     assert any(m.startswith("leave-one-group-out: grouped 2-fold CV over 6 groups of 'g': "
                             "6 refits") for m in messages)
     assert any(m.startswith("leave-one-group-out: refitting") for m in messages)
+    # every fit and refit reports its time, and the time left while steps remain
+    assert [m.split(":")[0] for m in messages if m.startswith("fit ")] == \
+        ["fit 1/3 done", "fit 2/3 done", "fit 3/3 done"]
+    logo_done = [m for m in messages if m.startswith("LOGO ")]
+    assert [m.split(":")[0] for m in logo_done] == [f"LOGO {i}/6 done" for i in range(1, 7)]
+    assert all(" left)" in m for m in logo_done[:-1]) and " left)" not in logo_done[-1]
     assert messages[-1].startswith("done in")
 
 
@@ -183,6 +189,7 @@ def test_report_text_and_write(result: Comparison, tmp_path: Path) -> None:
     assert pd.read_csv(tmp_path / "groups.csv").shape[0] == len(EFFECTS)
     md = (tmp_path / "report.md").read_text()
     assert "## What partial pooling buys" in md and "![" in md and "(shrinkage.png)" in md
+    assert "## Predictive performance" in md and "| variant | elpd_loo |" in md
     assert set(result.figures) >= {"estimates_effect", "estimates_mean", "estimates_intercept",
                                    "shrinkage", "group_means", "loo"}
 

@@ -6,11 +6,14 @@ import importlib.util
 import logging
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hiermodel.console import show_sampler_output
 from hiermodel.errors import FitError
 
 if TYPE_CHECKING:
@@ -68,6 +71,31 @@ def check_backend(backend: str) -> None:
         )
 
 
+# the loggers of the samplers' own messages ("Initializing NUTS...", "Multiprocess sampling",
+# "Sampling 4 chains for ... took 9 seconds", "Sampling: [y]")
+SAMPLER_LOGGERS = ("pymc", "nutpie")
+
+
+@contextmanager
+def sampler_logs() -> Iterator[None]:
+    """Inside the block, the samplers log only errors when
+    :func:`hiermodel.console.sampler_output` asked for ``False`` (the CLI without
+    ``--verbose``); otherwise their loggers are left as they are. PyMC sets its logger's level
+    when it is imported, so the level is set here, around each call, and restored after."""
+    if show_sampler_output() is not False:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in SAMPLER_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)  # hiermodel's own diagnostics report short chains etc.
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def _sample_pymc(model: Any, draws: int, tune: int, chains: int, cores: int, seed: int | None,
                  target_accept: float, progressbar: bool, keep: list[str],
                  nuts_sampler: str = "pymc") -> Any:
@@ -110,7 +138,9 @@ def sample(
     ``backend``: ``"auto"`` (default: nutpie for likelihoods of at least
     :data:`AUTO_NUTPIE_ROWS` rows after compression when nutpie is installed, else PyMC),
     ``"pymc"``, ``"nutpie"``, ``"numpyro"`` or ``"blackjax"``. The choice and its reason are
-    recorded in ``fit.sampler`` and printed by ``summary()``.
+    recorded in ``fit.sampler`` and printed by ``summary()``. ``progressbar`` (the sampler's
+    own bar) and the sampler's log lines are off inside
+    ``hiermodel.console.sampler_output(False)``.
     """
     requested = backend
     backend, reason = resolve_backend(model, backend)
@@ -123,9 +153,11 @@ def sample(
             if v.name not in latent and not v.name.startswith("z_") and "_part" not in v.name]
     log.info("sampling %s with %s: %d chains x (%d tune + %d draws)", model.formula, backend,
              chains, tune, draws)
+    if show_sampler_output() is False:
+        progressbar = False
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), sampler_logs():
             warnings.filterwarnings("ignore", message=".*BLAS.*")
             # NUTS's first, oversized trial steps on very precise likelihoods (compressed cell
             # means of thousands of rows) overflow to inf/NaN energies; the sampler treats such
@@ -176,7 +208,7 @@ def prior_predictive(model: Model, draws: int = 500, seed: int | None = None) ->
     if design.prepared.weights is not None:
         design = replace(design, prepared=replace(design.prepared, weights=None))
     graph, _ = build_graph(design, model.prior_table, options)
-    with graph, warnings.catch_warnings():
+    with graph, warnings.catch_warnings(), sampler_logs():
         warnings.filterwarnings("ignore", message=".*BLAS.*")
         idata = pm.sample_prior_predictive(draws=draws, random_seed=seed)
     if model.design.family.ordinal:  # PyMC's ordered likelihoods count categories from 0
@@ -188,12 +220,12 @@ def prior_draws(pymc_model: Any, name: str, draws: int, seed: int | None) -> np.
     """``draws`` prior draws of variable ``name`` of a graph, as (draws, elements)."""
     import pymc as pm
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), sampler_logs():
         warnings.simplefilter("ignore")
         prior = pm.sample_prior_predictive(draws=draws, var_names=[name], model=pymc_model,
                                            random_seed=seed)
     return np.asarray(prior.prior[name].values).reshape(draws, -1)
 
 
-__all__ = ["AUTO_NUTPIE_ROWS", "BACKENDS", "check_backend", "likelihood_rows", "prior_draws",
-           "prior_predictive", "resolve_backend", "sample"]
+__all__ = ["AUTO_NUTPIE_ROWS", "BACKENDS", "SAMPLER_LOGGERS", "check_backend", "likelihood_rows",
+           "prior_draws", "prior_predictive", "resolve_backend", "sample", "sampler_logs"]

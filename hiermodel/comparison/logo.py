@@ -42,6 +42,7 @@ from scipy.special import logsumexp
 from hiermodel.backend.design import evaluate_recipes
 from hiermodel.backend.sampling import prior_draws
 from hiermodel.comparison.variants import group_x_columns, variant_kind
+from hiermodel.console import Reporter
 from hiermodel.errors import CompareError
 from hiermodel.families import weighted_loglik
 from hiermodel.posterior.loglik import DEFAULT_CHUNK, chunk_rows, n_draws
@@ -262,6 +263,7 @@ def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np
     kept: dict[tuple[int, str], Any] = {}
     refit_seconds = dict.fromkeys(formulas, 0.0)
     n_total = len(fold_list) * len(formulas)
+    stage = Reporter(progress).stage("LOGO", n_total)
     step = 0
     t_start = time.perf_counter()
     for f, held in enumerate(fold_list):
@@ -273,13 +275,13 @@ def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np
         train = train.reset_index(drop=True)
         for name, formula in formulas.items():
             step += 1
-            if progress:
-                what = held[0] if len(held) == 1 else f"{len(held)} groups"
-                progress(f"leave-one-group-out: refitting {name} without {what} "
-                         f"({step}/{n_total})")
+            what = held[0] if len(held) == 1 else f"{len(held)} groups"
             t0 = time.perf_counter()
             try:
-                fit = refit(name, formula, train, f)
+                with stage.step(f"{name} without {what}",
+                                f"leave-one-group-out: refitting {name} without {what} "
+                                f"({step}/{n_total})"):
+                    fit = refit(name, formula, train, f)
             except Exception as exc:
                 raise CompareError(f"leave-one-group-out refit of '{name}' without "
                                    f"{held} failed: {exc}") from exc

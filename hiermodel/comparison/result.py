@@ -18,9 +18,11 @@ from hiermodel.comparison.flags import FLAGS
 from hiermodel.comparison.text import (
     QUANTITY_LONG,
     render_markdown,
+    render_terminal,
     render_text,
     report_quantities,
     summary_lines,
+    verdict_lines,
 )
 from hiermodel.errors import CompareError
 
@@ -240,6 +242,17 @@ class Comparison:
     def summary_lines(self) -> list[str]:
         """The report's opening: what partial pooling buys, in sentences."""
         return summary_lines(self)
+
+    def verdict(self) -> list[str]:
+        """The verdict sentences: the best variant for new observations of known groups
+        (PSIS-LOO) and for new groups (leave-one-group-out)."""
+        return verdict_lines(self)
+
+    def terminal_summary(self, directory: str | Path | None = None) -> str:
+        """The one-screen summary ``hiermodel compare`` prints (verdict, LOO/LOGO tables,
+        effect on the original scale, flagged groups); ``directory`` is where the full report
+        was written."""
+        return render_terminal(self, directory)
 
     def __str__(self) -> str:
         return render_text(self)

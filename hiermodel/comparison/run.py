@@ -25,11 +25,13 @@ from hiermodel.comparison.logo import DEFAULT_FOLDS, leave_one_group_out
 from hiermodel.comparison.loo import compare_loo, loo, pareto_warning
 from hiermodel.comparison.pooling import group_table, pooling_table
 from hiermodel.comparison.result import Comparison
-from hiermodel.comparison.text import priors_label, seconds
+from hiermodel.comparison.text import priors_label
 from hiermodel.comparison.variance import variance_partition
 from hiermodel.comparison.variants import group_source_columns, resolve_variants, variant_kind
+from hiermodel.console import Reporter
 from hiermodel.errors import CompareError, HiermodelError
 from hiermodel.families import get_family
+from hiermodel.numbers import format_seconds
 from hiermodel.posterior.loglik import DEFAULT_CHUNK
 
 if TYPE_CHECKING:
@@ -106,26 +108,26 @@ def _used_columns(all_terms: list[ModelTerms]) -> list[str]:
     return cols
 
 
-def _progress(progress: bool | Progress | None) -> Progress:
+def _reporter(progress: bool | Progress | None) -> Reporter:
     if progress is None or progress is False:
-        return lambda _msg: None
+        return Reporter()
     if progress is True:
         def say(message: str) -> None:
             print(f"hiermodel compare: {message}", file=sys.stdout, flush=True)
 
-        return say
+        return Reporter(say)
     if not callable(progress):
         raise CompareError(f"progress must be True, False or a function taking a message "
                            f"(got {progress!r})")
-    return progress
+    return Reporter(progress)
 
 
 # -- the steps of compare() ----------------------------------------------------------------
 
 def _check_arguments(data: Any, *, prob: float, logo: bool | str, logo_folds: int | None,
                      progress: bool | Progress | None, center_predictors: bool,
-                     fit_options: Mapping[str, Any] | None) -> tuple[Progress, dict[str, Any]]:
-    """Validate the arguments that need no model; return the progress function and the options
+                     fit_options: Mapping[str, Any] | None) -> tuple[Reporter, dict[str, Any]]:
+    """Validate the arguments that need no model; return the progress reporter and the options
     passed to every fit."""
     if not isinstance(data, pd.DataFrame):
         raise CompareError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -135,10 +137,10 @@ def _check_arguments(data: Any, *, prob: float, logo: bool | str, logo_folds: in
         raise CompareError(f"logo must be True, False, 'auto', 'exact' or 'kfold' (got {logo!r})")
     if logo_folds is not None and logo_folds < 2:
         raise CompareError(f"logo_folds must be >= 2 (got {logo_folds})")
-    say = _progress(progress)
+    reporter = _reporter(progress)
     options = _check_fit_options(fit_options)
     options.setdefault("center_predictors", center_predictors)
-    return say, options
+    return reporter, options
 
 
 @dataclass
@@ -218,14 +220,14 @@ class _Fits:
 
 
 def _fit_variants(inputs: _Inputs, sampling: _Sampling, *, draws: int, tune: int,
-                  say: Progress) -> _Fits:
+                  reporter: Reporter) -> _Fits:
     """Fit every variant with the same priors and sampler settings."""
     fits: dict[str, Fit] = {}
     warnings: list[str] = []
     diagnostics: dict[str, dict[str, Any]] = {}
     fit_seconds: dict[str, float] = {}
+    stage = reporter.stage("fit", len(inputs.formulas))
     for i, (name, f) in enumerate(inputs.formulas.items(), start=1):
-        say(f"fitting {name} ({i}/{len(inputs.formulas)}): {f}")
         t0 = time.perf_counter()
         kw = dict(sampling.fit_kw)
         if name != "hierarchical":
@@ -233,14 +235,14 @@ def _fit_variants(inputs: _Inputs, sampling: _Sampling, *, draws: int, tune: int
             # those that name one of their parameters (no Intercept in "0 + g", ...)
             kw["priors"] = sampling.relaxed_priors
         try:
-            fits[name] = _fit(f, inputs.data, draws=draws, tune=tune, seed=sampling.fit_seed,
-                              **kw)
+            with stage.step(name, f"fitting {name} ({i}/{len(inputs.formulas)}): {f}"):
+                fits[name] = _fit(f, inputs.data, draws=draws, tune=tune,
+                                  seed=sampling.fit_seed, **kw)
         except HiermodelError as exc:
             if name == "hierarchical":
                 raise
             raise CompareError(f"fitting variant '{name}' ({f}) failed: {exc}") from exc
         fit_seconds[name] = time.perf_counter() - t0
-        say(f"fitted {name} in {seconds(fit_seconds[name])}")
         diagnostics[name], w = _fit_diagnostics(name, fits[name])
         warnings += w
     return _Fits(fits=fits, diagnostics=diagnostics, seconds=fit_seconds, warnings=warnings)
@@ -272,16 +274,16 @@ class _Loo:
 
 
 def _psis_loo(fits: dict[str, Fit], n_obs: int, *, chunk: int | None, seed: int,
-              say: Progress) -> _Loo:
+              reporter: Reporter) -> _Loo:
     """PSIS-LOO per observation of every variant, Pareto-k warnings and the LOO table."""
     elpds: dict[str, Any] = {}
     distinct: dict[str, int] = {}
     warnings: list[str] = []
+    stage = reporter.stage("PSIS-LOO", len(fits))
     for i, (name, fit) in enumerate(fits.items(), start=1):
-        elpds[name] = loo(fit, chunk=chunk)
+        with stage.step(name, f"PSIS-LOO {name} ({i}/{len(fits)}): {n_obs} observations"):
+            elpds[name] = loo(fit, chunk=chunk)
         distinct[name] = int(elpds[name].attrs.get("distinct_rows", n_obs))
-        say(f"PSIS-LOO {name} ({i}/{len(fits)}): {n_obs} observations ({distinct[name]} "
-            "distinct)")
         k_warning = pareto_warning(name, elpds[name])
         if k_warning:
             warnings.append(k_warning)
@@ -344,7 +346,7 @@ def _leave_groups_out(inputs: _Inputs, fits: dict[str, Fit], kinds: dict[str, st
                       per_group: _PerGroup, sampling: _Sampling, y: np.ndarray, *,
                       logo: bool | str, logo_max_groups: int, logo_folds: int | None,
                       chains: int, chunk: int | None, keep_logo_fits: bool,
-                      say: Progress) -> _Logo:
+                      reporter: Reporter) -> _Logo:
     """Leave-one-group-out CV of every variant (exact or grouped K-fold), unless ``logo=False``,
     there are fewer than 3 groups or a variant uses the group both ways."""
     group, levels, formulas = inputs.group, per_group.levels, inputs.formulas
@@ -367,7 +369,8 @@ def _leave_groups_out(inputs: _Inputs, fits: dict[str, Fit], kinds: dict[str, st
         mode = "auto" if logo is True else str(logo)
         exact = mode == "exact" or (mode == "auto" and len(levels) <= logo_max_groups)
         n_folds = len(levels) if exact else min(logo_folds or DEFAULT_FOLDS, len(levels))
-        say(f"leave-one-group-out: {'exact' if exact else f'grouped {n_folds}-fold CV'} over "
+        reporter.note(
+            f"leave-one-group-out: {'exact' if exact else f'grouped {n_folds}-fold CV'} over "
             f"{len(levels)} groups of '{group}': {n_folds * len(formulas)} refits "
             f"({l_draws} draws + {l_tune} tune, {chains} chains each)")
 
@@ -380,7 +383,7 @@ def _leave_groups_out(inputs: _Inputs, fits: dict[str, Fit], kinds: dict[str, st
         logo_result = leave_one_group_out(
             formulas, inputs.data, per_group.labels, inputs.group_cols, y, trials, refit,
             max_groups=logo_max_groups, mode=mode, seed=sampling.logo_seed, chunk=chunk,
-            progress=say, keep_fits=keep_logo_fits, folds=logo_folds,
+            progress=reporter.callback, keep_fits=keep_logo_fits, folds=logo_folds,
             weights=fits["hierarchical"].model.prepared.weights)
     return _Logo(result=logo_result, skipped=logo_skipped, warnings=warnings)
 
@@ -470,7 +473,7 @@ def compare(
     refit.
     """
     t_start = time.perf_counter()
-    say, options = _check_arguments(data, prob=prob, logo=logo, logo_folds=logo_folds,
+    reporter, options = _check_arguments(data, prob=prob, logo=logo, logo_folds=logo_folds,
                                     progress=progress, center_predictors=center_predictors,
                                     fit_options=fit_options)
     inputs = _resolve_inputs(formula, data, variants=variants, group=group, effect=effect,
@@ -478,23 +481,23 @@ def compare(
     sampling = _sampling(seed=seed, family=family, link=link, priors=priors, chains=chains,
                          backend=backend, options=options, draws=draws, tune=tune,
                          logo_draws=logo_draws, logo_tune=logo_tune)
-    fitted = _fit_variants(inputs, sampling, draws=draws, tune=tune, say=say)
+    fitted = _fit_variants(inputs, sampling, draws=draws, tune=tune, reporter=reporter)
     t_fits = time.perf_counter()
 
     fits = fitted.fits
     y = _check_same_response(formula, inputs.formulas, fits)
     kinds = {name: variant_kind(fit, inputs.group_cols) for name, fit in fits.items()}
-    psis_loo = _psis_loo(fits, len(y), chunk=chunk, seed=sampling.fit_seed, say=say)
+    psis_loo = _psis_loo(fits, len(y), chunk=chunk, seed=sampling.fit_seed, reporter=reporter)
     t_loo = time.perf_counter()
 
     per_group = _per_group(inputs, fits, kinds, prob=prob, small_n=small_n, min_cell=min_cell,
-                           say=say)
+                           say=reporter.note)
     t_groups = time.perf_counter()
 
     held_out = _leave_groups_out(inputs, fits, kinds, per_group, sampling, y, logo=logo,
                                  logo_max_groups=logo_max_groups, logo_folds=logo_folds,
                                  chains=chains, chunk=chunk, keep_logo_fits=keep_logo_fits,
-                                 say=say)
+                                 reporter=reporter)
     t_logo = time.perf_counter()
 
     # assemble the result
@@ -523,7 +526,7 @@ def compare(
                 "small_n": small_n, "min_cell": min_cell,
                 "extreme_scale": gt.scale, "extreme_scale_source": gt.scale_source,
                 "loo_distinct_rows": psis_loo.distinct, "seconds": timings}
-    say(f"done in {seconds(timings['total'])}")
+    reporter.note(f"done in {format_seconds(timings['total'])}")
     return Comparison(formula=formula, formulas=inputs.formulas, fits=fits, kinds=kinds,
                       loo=psis_loo.elpds, group=inputs.group, effect=inputs.spec, groups=gt,
                       tables=tables, logo=logo_result, warnings=warnings, settings=settings,

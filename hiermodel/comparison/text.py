@@ -5,6 +5,7 @@ and ``report.md``."""
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,54 +14,21 @@ import numpy as np
 import pandas as pd
 
 from hiermodel.comparison.loo import K_THRESHOLD
+from hiermodel.numbers import format_seconds, markdown_table, text_table
 
 if TYPE_CHECKING:
     from hiermodel.comparison.result import Comparison
 
+TERMINAL_WIDTH = 100
+MAX_FLAGGED = 10
 _QUANTITY_NAMES = {"mean": "group mean", "intercept": "intercept", "effect": "effect"}
 QUANTITY_LONG = {"mean": "group mean (the mean linear predictor over the group's own rows)",
                  "intercept": "intercept (linear predictor at the reference row, effect off)",
                  "effect": "effect"}
 
 
-def _fmt(x: Any, digits: int = 2) -> str:
-    if x is None:
-        return ""
-    if isinstance(x, bool | np.bool_):
-        return "yes" if x else ""
-    if isinstance(x, int | np.integer):
-        return str(int(x))
-    if isinstance(x, str):  # labels such as group levels "10" stay as written
-        return x
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if not math.isfinite(v):
-        return ""
-    if v != 0 and (abs(v) >= 1e6 or abs(v) < 10 ** -(digits + 1)):
-        return f"{v:.3g}"
-    return f"{v:.{digits}f}"
-
-
 def _signed(x: float, digits: int = 2) -> str:
     return f"{x:+.{digits}f}" if math.isfinite(x) else "nan"
-
-
-def _text_table(df: pd.DataFrame, index: bool = True, digits: int = 2) -> str:
-    frame = df.reset_index() if index else df
-    header = [str(c) for c in frame.columns]
-    body = [[_fmt(v, digits) for v in row] for row in frame.itertuples(index=False)]
-    widths = [max(len(r[j]) for r in [header, *body]) for j in range(len(header))]
-    lines = []
-    for r in [header, *body]:
-        cells = [r[0].ljust(widths[0])] + [r[j].rjust(widths[j]) for j in range(1, len(r))]
-        lines.append("  " + "  ".join(cells))
-    return "\n".join(lines)
-
-
-def seconds(x: float) -> str:
-    return f"{x:.0f} s" if x >= 10 else f"{x:.1f} s"
 
 
 def render_markdown(cmp: Comparison, text: str, pngs: list[str]) -> str:
@@ -77,7 +45,15 @@ def render_markdown(cmp: Comparison, text: str, pngs: list[str]) -> str:
     if sep:  # the sentences are above: keep the header and the details
         rest = rest[rest.find("\nVariants:") + 1:]
         text = head + "\n" + rest
-    lines += ["", "## Report", "", "```text", text, "```", ""]
+    lines += ["", "## Predictive performance", "",
+              "PSIS-LOO (new observations of known groups; higher elpd is better):", "",
+              markdown_table(cmp.tables["loo"][["elpd_loo", "se", "elpd_diff", "dse",
+                                                "weight"]], index=True), ""]
+    if cmp.logo is not None:
+        lines += [f"Leave-one-group-out (new groups; {cmp.logo.method.split(' (')[0]}):", "",
+                  markdown_table(cmp.tables["logo"][["elpd_logo", "se", "elpd_diff", "dse"]],
+                                 index=True), ""]
+    lines += ["## Report", "", "```text", text, "```", ""]
     if pngs:
         lines += ["## Figures", ""]
         for name in pngs:
@@ -102,13 +78,13 @@ def _verdict(table: pd.DataFrame, col: str, what: str) -> str:
         "; ".join(parts) + "."
 
 
-def summary_lines(cmp: Comparison) -> list[str]:
-    """The report's opening: what partial pooling buys, in sentences."""
-    out: list[str] = []
+def verdict_lines(cmp: Comparison) -> list[str]:
+    """The verdict: which variant predicts new observations of known groups best (PSIS-LOO)
+    and which predicts new groups best (leave-one-group-out), with the differences."""
     s = cmp.settings
-    out.append(_verdict(cmp.tables["loo"], "elpd_loo",
-                        "New observations of known groups (PSIS-LOO, elpd summed over "
-                        f"{s['n']} observations)"))
+    out = [_verdict(cmp.tables["loo"], "elpd_loo",
+                    "New observations of known groups (PSIS-LOO, elpd summed over "
+                    f"{s['n']} observations)")]
     if cmp.logo is not None:
         out.append(_verdict(cmp.tables["logo"], "elpd_logo",
                             f"New groups ({cmp.logo.method.split(' (')[0]}, elpd "
@@ -116,6 +92,40 @@ def summary_lines(cmp: Comparison) -> list[str]:
                             "groups)"))
     elif s.get("logo_skipped"):
         out.append(f"New groups: not assessed ({s['logo_skipped']}).")
+    return out
+
+
+def _effect_sentence(cmp: Comparison) -> str | None:
+    pop = cmp.tables["population"]
+    if cmp.effect.variable is None or "hierarchical" not in cmp.formulas:
+        return None
+    h = pop[(pop.variant == "hierarchical") & (pop.quantity == "effect")].iloc[0]
+    text = (f"Hierarchical population effect of {cmp.effect.label}: "
+            f"{h['median']:.2f} [{h['low']:.2f}, {h['high']:.2f}]")
+    o = cmp.tables.get("original_scale")
+    if o is not None and len(o) and "hierarchical" in set(o["variant"]):
+        r = o.set_index("variant").loc["hierarchical"]
+        text += (f", i.e. {r['ratio']:.2f}x [{r['ratio_low']:.2f}, "
+                 f"{r['ratio_high']:.2f}] on the original scale")
+    return text + "."
+
+
+def _icc_sentence(cmp: Comparison) -> str | None:
+    v = cmp.tables.get("variance")
+    if v is None or not len(v):
+        return None
+    icc = v[(v.note == "ICC") & (v.component == cmp.group)]
+    if not len(icc):
+        return None
+    r = icc.iloc[0]
+    return (f"'{cmp.group}' accounts for {100 * r['share']:.0f}% "
+            f"[{100 * r['share_low']:.0f}%, {100 * r['share_high']:.0f}%] of "
+            "the variance (ICC of the hierarchical model).")
+
+
+def summary_lines(cmp: Comparison) -> list[str]:
+    """The report's opening: what partial pooling buys, in sentences."""
+    out = verdict_lines(cmp)
     gt = cmp.tables["groups"]
     q = cmp.pooling_quantity
     varies = cmp.group_results.varies
@@ -157,25 +167,7 @@ def summary_lines(cmp: Comparison) -> list[str]:
             out.append("Largest hierarchical vs unpooled differences in the "
                        f"{_QUANTITY_NAMES.get(qq, qq)}: "
                        + "; ".join(rows) + ".")
-    pop = cmp.tables["population"]
-    if cmp.effect.variable is not None and "hierarchical" in cmp.formulas:
-        h = pop[(pop.variant == "hierarchical") & (pop.quantity == "effect")].iloc[0]
-        text = (f"Hierarchical population effect of {cmp.effect.label}: "
-                f"{h['median']:.2f} [{h['low']:.2f}, {h['high']:.2f}]")
-        o = cmp.tables.get("original_scale")
-        if o is not None and len(o) and "hierarchical" in set(o["variant"]):
-            r = o.set_index("variant").loc["hierarchical"]
-            text += (f", i.e. {r['ratio']:.2f}x [{r['ratio_low']:.2f}, "
-                     f"{r['ratio_high']:.2f}] on the original scale")
-        out.append(text + ".")
-    v = cmp.tables.get("variance")
-    if v is not None and len(v):
-        icc = v[(v.note == "ICC") & (v.component == cmp.group)]
-        if len(icc):
-            r = icc.iloc[0]
-            out.append(f"'{cmp.group}' accounts for {100 * r['share']:.0f}% "
-                       f"[{100 * r['share_low']:.0f}%, {100 * r['share_high']:.0f}%] of "
-                       "the variance (ICC of the hierarchical model).")
+    out += [x for x in (_effect_sentence(cmp), _icc_sentence(cmp)) if x is not None]
     flagged = cmp.flagged
     if len(flagged):
         parts = [f"{r.group} ({r.flags.replace(',', ', ')})" for r in flagged.itertuples()]
@@ -214,19 +206,65 @@ def _largest_differences(cmp: Comparison, q: str, k: int) -> list[str]:
     return out
 
 
+def _header(cmp: Comparison) -> list[str]:
+    s = cmp.settings
+    return [
+        f"Comparison of {len(cmp.formulas)} variants of  {cmp.formula}",
+        f"  {s['n']} observations, {len(cmp.tables['groups'])} groups of '{cmp.group}'; "
+        f"effect: {cmp.effect.label}",
+        f"  {s['chains']} chains x {s['draws']} draws ({s['tune']} tune) per fit, backend "
+        f"{s['backend']}, priors {s['priors']!s}",
+    ]
+
+
+def _bullet(sentence: str, width: int) -> str:
+    return textwrap.fill(sentence, width=width, initial_indent="  - ",
+                         subsequent_indent="    ", break_on_hyphens=False)
+
+
+def render_terminal(cmp: Comparison, directory: str | Path | None = None,
+                    width: int = TERMINAL_WIDTH, max_flagged: int = MAX_FLAGGED) -> str:
+    """The one-screen summary ``hiermodel compare`` prints: the verdict, the LOO and LOGO
+    tables, the effect on the original scale and the flagged groups (at most
+    ``max_flagged``), then where the full report (``report.txt``) and tables are."""
+    lines = [*_header(cmp), "", "Verdict:"]
+    lines += [_bullet(x, width) for x in verdict_lines(cmp)]
+    lines += [_bullet(x, width) for x in (_effect_sentence(cmp), _icc_sentence(cmp))
+              if x is not None]
+    loo_t = cmp.tables["loo"][["elpd_loo", "se", "elpd_diff", "dse", "weight", "n_k_high"]]
+    lines += ["", "PSIS-LOO (higher elpd is better):",
+              text_table(loo_t.rename(columns={"n_k_high": f"k>{K_THRESHOLD}"}), index=True)]
+    if cmp.logo is not None:
+        lt = cmp.tables["logo"][["elpd_logo", "se", "elpd_diff", "dse"]]
+        lines += ["", f"Leave-one-group-out ({cmp.logo.method.split(' (')[0]}):",
+                  text_table(lt, index=True)]
+    o = cmp.tables.get("original_scale")
+    if o is not None and len(o):
+        lines += ["", "Effect on the original scale, exp(effect):",
+                  text_table(o[["variant", "ratio", "ratio_low", "ratio_high",
+                                "percent_change"]])]
+    flagged = cmp.flagged
+    gt = cmp.tables["groups"]
+    if len(flagged):
+        shown = flagged[["group", "n", "flags"]].head(max_flagged)
+        lines += ["", f"Flagged groups ({len(flagged)} of {len(gt)}):", text_table(shown)]
+        if len(flagged) > max_flagged:
+            lines.append(f"  ... and {len(flagged) - max_flagged} more (groups.csv)")
+    else:
+        lines += ["", f"Flagged groups: none of {len(gt)}."]
+    if cmp.warnings:
+        lines += ["", f"{len(cmp.warnings)} warning(s): see the report."]
+    if directory is not None:
+        lines += ["", f"Full report: {Path(directory) / 'report.txt'} (tables, figures and "
+                  f"report.md in {directory})"]
+    return "\n".join(lines)
+
+
 def render_text(cmp: Comparison) -> str:
     """The plain-text report (``str(comparison)``)."""
     s = cmp.settings
     gt = cmp.tables["groups"]
-    lines = [
-        f"Comparison of {len(cmp.formulas)} variants of  {cmp.formula}",
-        f"  {s['n']} observations, {len(gt)} groups of '{cmp.group}'; effect: "
-        f"{cmp.effect.label}",
-        f"  {s['chains']} chains x {s['draws']} draws ({s['tune']} tune) per fit, backend "
-        f"{s['backend']}, priors {s['priors']!s}",
-        "",
-        "What partial pooling buys:",
-    ]
+    lines = [*_header(cmp), "", "What partial pooling buys:"]
     for sentence in summary_lines(cmp):
         lines.append("  - " + sentence)
     lines += ["", "Variants:"]
@@ -241,32 +279,33 @@ def render_text(cmp: Comparison) -> str:
         note = (f"; observations with identical cell and response computed once: "
                 f"{', '.join(f'{k} {v}' for k, v in distinct.items())} distinct")
     lines += ["", f"PSIS-LOO per observation (N = {s['n']}; higher elpd is better; weight ="
-              f" stacking{note}):", _text_table(loo_t)]
+              f" stacking{note}):", text_table(loo_t, index=True)]
     if cmp.logo is not None:
         lt = cmp.tables["logo"][["elpd_logo", "se", "elpd_diff", "dse", "elpd_per_obs",
                                  "elpd_pointwise_per_obs"]]
         lines += ["", f"Leave-one-group-out: {cmp.logo.method}; elpd = sum over groups of "
-                  "the joint log predictive density of the held-out group:", _text_table(lt)]
+                  "the joint log predictive density of the held-out group:",
+                  text_table(lt, index=True)]
         lines.append(f"  cost: {cmp.logo.n_refits} refits ({s['logo_draws']} draws + "
                      f"{s['logo_tune']} tune, {s['chains']} chains each) in "
-                     f"{seconds(cmp.logo.seconds)}")
+                     f"{format_seconds(cmp.logo.seconds)}")
     pop = cmp.tables["population"]
     for q in report_quantities(cmp):
         p = pop[pop.quantity == q][["variant", "median", "low", "high", "basis"]]
         name = f"effect ({cmp.effect.label})" if q == "effect" else \
             QUANTITY_LONG.get(q, q)
         lines += ["", f"Population value of the {name}, median and "
-                  f"{int(s['prob'] * 100)}% interval:", _text_table(p, index=False)]
+                  f"{int(s['prob'] * 100)}% interval:", text_table(p)]
     if "original_scale" in cmp.tables and len(cmp.tables["original_scale"]):
         o = cmp.tables["original_scale"][["variant", "ratio", "ratio_low", "ratio_high",
                                           "percent_change"]]
         lines += ["", "On the original scale (log response): multiplicative effect "
-                  "exp(effect):", _text_table(o, index=False)]
+                  "exp(effect):", text_table(o)]
     if "variance" in cmp.tables:
         v = cmp.tables["variance"][["component", "term", "variance", "share", "share_low",
                                     "share_high", "note"]]
         lines += ["", "Variance partition of the hierarchical model (share = ICC):",
-                  _text_table(v, index=False)]
+                  text_table(v)]
     flagged = cmp.flagged
     varies = cmp.group_results.varies
     for j, q in enumerate(report_quantities(cmp)):
@@ -285,7 +324,7 @@ def render_text(cmp: Comparison) -> str:
             cols.append("flags")
         shown = gt[cols].rename(columns={f"{q}_{v}": v for v in cmp.formulas}
                                 | {f"pooling_{q}": "pooling"})
-        lines += ["", head, _text_table(shown, index=False)]
+        lines += ["", head, text_table(shown)]
     if len(flagged):
         lines += ["", "Why flagged:"]
         for r in flagged.itertuples():
@@ -294,7 +333,7 @@ def render_text(cmp: Comparison) -> str:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in cmp.warnings]
     t = s.get("seconds") or {}
     if t:
-        lines += ["", "Time: " + ", ".join(f"{k} {seconds(v)}" for k, v in t.items())]
+        lines += ["", "Time: " + ", ".join(f"{k} {format_seconds(v)}" for k, v in t.items())]
     return "\n".join(lines)
 
 
@@ -326,11 +365,14 @@ def _show_level(value: Any) -> str:
 
 
 __all__ = [
+    "MAX_FLAGGED",
     "QUANTITY_LONG",
+    "TERMINAL_WIDTH",
     "priors_label",
     "render_markdown",
+    "render_terminal",
     "render_text",
     "report_quantities",
-    "seconds",
     "summary_lines",
+    "verdict_lines",
 ]

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from hiermodel.numbers import NumberStyle, column_style, format_column, format_number
+
 if TYPE_CHECKING:
     from hiermodel.posterior.fitted import Fit
 
@@ -47,12 +49,13 @@ def diagnostics(fit: Fit) -> dict[str, Any]:
     return out
 
 
-def _fmt(x: float, digits: int = 2) -> str:
-    if x is None or (isinstance(x, float) and np.isnan(x)):
-        return ""
-    if abs(x) >= 1e5 or (abs(x) < 1e-3 and x != 0):
-        return f"{x:.3g}"
-    return f"{x:.{digits}f}"
+CORRELATION = NumberStyle("fixed", decimals=2)
+
+
+def _shared(*columns: list[float]) -> list[list[str]]:
+    """Columns of one quantity (estimate and interval bounds) in one style."""
+    style = column_style([v for c in columns for v in c])
+    return [[style.format(v) for v in c] for c in columns]
 
 
 def _table(df: pd.DataFrame) -> str:
@@ -70,13 +73,15 @@ def _effects_table(fe: pd.DataFrame, prob: float) -> str:
     if fe.empty:
         return " (none)"
     pct = round(prob * 100)
+    estimate, low, high = _shared(fe["mean"].tolist(), fe["hdi_low"].tolist(),
+                                  fe["hdi_high"].tolist())
     df = pd.DataFrame({
         "": fe.index,
-        "Estimate": [_fmt(v) for v in fe["mean"]],
-        "Est.Error": [_fmt(v) for v in fe["sd"]],
-        f"l-{pct}%": [_fmt(v) for v in fe["hdi_low"]],
-        f"u-{pct}%": [_fmt(v) for v in fe["hdi_high"]],
-        "Rhat": [_fmt(v) for v in fe["r_hat"]],
+        "Estimate": estimate,
+        "Est.Error": format_column(fe["sd"].tolist()),
+        f"l-{pct}%": low,
+        f"u-{pct}%": high,
+        "Rhat": format_column(fe["r_hat"].tolist()),
         "Bulk_ESS": [f"{v:.0f}" if np.isfinite(v) else "" for v in fe["ess_bulk"]],
     })
     return _table(df)
@@ -108,14 +113,17 @@ class Summary:
                 for prev in terms[:i]:
                     hit = cors[((cors.var1 == prev) & (cors.var2 == t))
                                | ((cors.var1 == t) & (cors.var2 == prev))]
-                    corr.append(_fmt(float(hit["mean"].iloc[0])) if len(hit) else "")
-                rows.append([group if i == 0 else "", t, _fmt(row["mean"]),
-                             _fmt(row["hdi_low"]), _fmt(row["hdi_high"]), " ".join(corr)])
+                    corr.append(CORRELATION.format(float(hit["mean"].iloc[0])) if len(hit)
+                                else "")
+                rows.append([group if i == 0 else "", t, row["mean"], row["hdi_low"],
+                             row["hdi_high"], " ".join(corr)])
         res = vc[vc.grp == "Residual"]
         if len(res):
             r = res.iloc[0]
-            rows.append(["Residual", "", _fmt(r["mean"]), _fmt(r["hdi_low"]),
-                         _fmt(r["hdi_high"]), ""])
+            rows.append(["Residual", "", r["mean"], r["hdi_low"], r["hdi_high"], ""])
+        sd, low, high = _shared(*([float(r[j]) for r in rows] for j in (2, 3, 4)))
+        for r, cells in zip(rows, zip(sd, low, high, strict=True), strict=True):
+            r[2:5] = cells
         df = pd.DataFrame(rows, columns=["Groups", "Name", "Std.Dev.", f"l-{pct}%", f"u-{pct}%",
                                          "Corr"])
         return _table(df)
@@ -195,7 +203,7 @@ class Summary:
         d = self.diagnostics
         verdict = "ok" if d["ok"] else "CHECK: " + ", ".join(diagnostic_problems(d))
         lines.append(
-            f"Diagnostics: max R-hat {_fmt(d['max_rhat'], 3)}, min bulk ESS "
+            f"Diagnostics: max R-hat {format_number(d['max_rhat'], 4)}, min bulk ESS "
             f"{d['min_ess_bulk']:.0f}, min tail ESS {d['min_ess_tail']:.0f}, "
             f"{d['divergences']} divergences -> {verdict}"
         )

@@ -19,6 +19,7 @@ from hiermodel.priors.dist import (
 )
 from hiermodel.priors.expr import Expr, evaluate
 from hiermodel.priors.table import (
+    PARAMETER_FORMS,
     PriorOverride,
     PriorRow,
     PriorSpec,
@@ -27,8 +28,10 @@ from hiermodel.priors.table import (
     as_prior_spec,
     available_slots,
     check_overrides,
+    parameter_slot,
     resolve_priors,
     set_prior,
+    set_priors,
 )
 from hiermodel.priors.templates import (
     DEFAULT_TEMPLATE,
@@ -47,6 +50,7 @@ __all__ = [
     "DEFAULT_TEMPLATE",
     "DISTRIBUTIONS",
     "MODEL_STATS",
+    "PARAMETER_FORMS",
     "SLOT_STATS",
     "Expr",
     "Prior",
@@ -65,8 +69,10 @@ __all__ = [
     "list_templates",
     "load_template",
     "load_template_from_dict",
+    "parameter_slot",
     "parse_prior",
     "resolve_priors",
     "set_prior",
+    "set_priors",
     "show",
 ]

@@ -130,6 +130,49 @@ term='Days', group='')
     return PriorOverride(parse_prior(prior), class_, term, group)
 
 
+PARAMETER_FORMS = ("Intercept", "b", "b_<term>", "sd", "sd_<group>", "sd_<group>__<term>",
+                   "cor", "cor_<group>", "sigma", "nu", "alpha", "phi", "zi", "hu")
+
+
+def parameter_slot(name: str) -> tuple[str, str, str]:
+    """The (class, term, group) a parameter name stands for, in the names of ``fit.idata``
+    (brms's): ``Intercept``, ``b_Days``, ``sd_Subject``, ``sd_Subject__Days``, ``cor_Subject``,
+    ``sigma``; a class name alone (``b``, ``sd``) means every parameter of the class.
+
+    >>> parameter_slot("sd_county__Intercept")
+    ('sd', 'Intercept', 'county')
+    """
+    text = str(name).strip()
+    head, sep, rest = text.partition("_")
+    forms = ", ".join(PARAMETER_FORMS)
+    if not sep:
+        try:
+            return canonical_class(text), "", ""
+        except PriorError:
+            raise PriorError(f"unknown parameter '{text}'; write a class or a parameter name: "
+                             f"{forms}") from None
+    cls = {"b": "b", "sd": "sd", "cor": "cor"}.get(head)
+    if cls is None or not rest:
+        raise PriorError(f"unknown parameter '{text}'; write a class or a parameter name: "
+                         f"{forms}")
+    if cls == "b":
+        return "b", _norm_term(rest), ""
+    group, sep, term = rest.partition("__")
+    if cls == "cor" and sep:
+        raise PriorError(f"'{text}': a correlation prior is for a whole block; write "
+                         f"cor_{group}")
+    if not group or (sep and not term):
+        raise PriorError(f"unknown parameter '{text}'; write {cls}_<group> or "
+                         f"{cls}_<group>__<term>")
+    return cls, _norm_term(term), group
+
+
+def set_priors(entries: Mapping[str, str | Prior]) -> list[PriorOverride]:
+    """Overrides from parameter names (:func:`parameter_slot`) to priors, e.g.
+    ``set_priors({"Intercept": "normal(2, 1)", "sd_county": "halfcauchy(1)"})``."""
+    return [set_prior(prior, *parameter_slot(key)) for key, prior in entries.items()]
+
+
 @dataclass(frozen=True)
 class PriorRow:
     """One resolved slot: its prior and where that prior came from."""
@@ -347,6 +390,7 @@ def as_prior_spec(priors: Any) -> PriorSpec:
 
 
 __all__ = [
+    "PARAMETER_FORMS",
     "PriorOverride",
     "PriorRow",
     "PriorSpec",
@@ -355,7 +399,9 @@ __all__ = [
     "as_prior_spec",
     "available_slots",
     "check_overrides",
+    "parameter_slot",
     "resolve_priors",
     "set_prior",
+    "set_priors",
     "slot_label",
 ]

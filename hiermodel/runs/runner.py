@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from hiermodel.console import Reporter, scope
 from hiermodel.errors import RunError
 from hiermodel.posterior.fitted import Fit
 from hiermodel.runs.store import (
@@ -44,12 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("hiermodel.runs")
 
 Progress = Callable[[str], None]
-
-
-def _say(progress: Progress | None, message: str) -> None:
-    log.info("%s", message)
-    if progress is not None:
-        progress(message)
 
 
 def _as_spec(spec: Spec | str | Path) -> Spec:
@@ -95,9 +90,10 @@ def run_spec(spec: Spec | str | Path, refit: bool = False, strict: bool = False,
     t_data = time.perf_counter() - t0
     spec_hash, digest = spec.hash(), data_hash(frame)
 
+    reporter = Reporter(progress)
     manifest = None if refit else reusable(target, spec_hash, digest)
     if manifest is not None:
-        _say(progress, f"reused run {target} (spec and data unchanged)")
+        reporter.note(f"reused run {target} (spec and data unchanged)")
         result = RunFit(target, manifest, reused=True)
         diag = result.diagnostics()
         if strict and not diag.get("ok", False):
@@ -111,18 +107,19 @@ def run_spec(spec: Spec | str | Path, refit: bool = False, strict: bool = False,
     if kwargs["seed"] is None:  # record a seed so the run can be repeated exactly
         kwargs["seed"] = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
     s = spec.sampler
-    _say(progress, f"fitting {spec.label}: {spec.model.formula}  ({s.chains} chains x "
-                   f"{s.draws} draws after {s.tune} tune, backend {s.backend}, "
-                   f"seed {kwargs['seed']}; {len(frame)} rows)")
     t2 = time.perf_counter()
-    fit = built.fit(progressbar=progressbar, **kwargs)
+    with reporter.stage("fit", 1).step(
+            spec.label, f"fitting {spec.label}: {spec.model.formula}  ({s.chains} chains x "
+                        f"{s.draws} draws after {s.tune} tune, backend {s.backend}, "
+                        f"seed {kwargs['seed']}; {len(frame)} rows)"):
+        fit = built.fit(progressbar=progressbar, **kwargs)
     t_sample = time.perf_counter() - t2
     timings = {"load_data": t_data, "build": t_build, "sample": t_sample}
     manifest = write_run(fit, spec, target, spec_hash=spec_hash, data_digest=digest,
                          timings=timings, frame=frame, started=t0)
     diag = diagnostics_from_json(manifest["diagnostics"])
-    _say(progress, f"wrote run {target} ({manifest['timings']['total']:.1f} s; diagnostics "
-                   f"{'ok' if diag['ok'] else 'CHECK: ' + problems_text(diag)})")
+    reporter.note(f"wrote run {target} ({manifest['timings']['total']:.1f} s; diagnostics "
+                  f"{'ok' if diag['ok'] else 'CHECK: ' + problems_text(diag)})")
     result = RunFit(target, manifest, fit=fit)
     if strict and not diag.get("ok", False):
         raise diagnostics_error(spec.label, diag, target)
@@ -256,7 +253,8 @@ def run_compare(spec: Spec | str | Path, out: str | Path | None = None,
     ``[compare]`` options and ``[sampler]`` settings; write the comparison (tables, figures,
     ``report.txt``, ``manifest.json``) atomically to ``<output dir>/compare``.
 
-    ``progress`` receives messages such as ``fitting pooled (1/3)``.
+    ``progress`` receives messages such as ``<spec label>: fitting pooled (1/3)``; the
+    listeners of :mod:`hiermodel.console` receive the events tagged with the spec's label.
     """
     from hiermodel.comparison import compare
 
@@ -271,49 +269,52 @@ def run_compare(spec: Spec | str | Path, out: str | Path | None = None,
                        "hierarchical variants does not take formulas for auxiliary parameters "
                        "yet; remove [model.aux] for `hiermodel compare` (it works for `fit`)")
 
-    def say(message: str) -> None:
-        _say(progress, f"{label}: {message}")
+    def prefixed(message: str) -> None:
+        if progress is not None:
+            progress(f"{label}: {message}")
 
-    say(f"comparing variants of {m.formula} ({len(frame)} rows; {s.chains} chains x {s.draws} "
-        f"draws after {s.tune} tune per fit)")
-    fit_options: dict[str, Any] = {"center_predictors": m.center_predictors,
-                                   "parametrization": m.parametrization_arg(),
-                                   "compress": m.compress, "target_accept": s.target_accept,
-                                   "progressbar": progressbar}
-    if s.cores is not None:
-        fit_options["cores"] = s.cores
-    with spec.located("[compare]"):
-        comparison = compare(
-            spec.weighted_formula(), frame, family=m.family, link=m.link,
-            priors=spec.prior_spec(),
-            variants=dict(c.variants) or None, group=c.group, effect=c.effect,
-            draws=s.draws, tune=s.tune, chains=s.chains, seed=s.seed, backend=s.backend,
-            logo=c.logo, logo_max_groups=c.logo_max_groups, logo_folds=c.logo_folds,
-            logo_draws=c.logo_draws,
-            logo_tune=c.logo_tune, progress=say, dropna=m.dropna, fit_options=fit_options,
-        )
-    try:
-        with atomic_dir(target) as tmp:
-            written = comparison.write(tmp)
-            (tmp / "spec.toml").write_text(spec.text, encoding="utf-8")
-            write_json(tmp / MANIFEST, {
-                "format": FORMAT,
-                "kind": "compare",
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "spec": {"file": str(spec.file), "label": spec.label,
-                         "dir": str(spec.directory), "name": spec.name},
-                "spec_hash": spec.hash(),
-                "data_hash": data_hash(frame),
-                "formula": m.formula,
-                "variants": dict(comparison.formulas),
-                "seed": s.seed,
-                "backend": s.backend,
-                "seconds": time.perf_counter() - t0,
-                "versions": package_versions(),
-                "files": [*sorted(p.name for p in written), "spec.toml", MANIFEST],
-            })
-    except OSError as exc:
-        raise RunError(f"cannot write comparison {target}: {exc}") from exc
-    say(f"wrote comparison {target} ({time.perf_counter() - t0:.1f} s)")
+    reporter = Reporter(prefixed)
+    with scope(label):
+        reporter.note(f"comparing variants of {m.formula} ({len(frame)} rows; {s.chains} chains x "
+                      f"{s.draws} draws after {s.tune} tune per fit)")
+        fit_options: dict[str, Any] = {"center_predictors": m.center_predictors,
+                                       "parametrization": m.parametrization_arg(),
+                                       "compress": m.compress, "target_accept": s.target_accept,
+                                       "progressbar": progressbar}
+        if s.cores is not None:
+            fit_options["cores"] = s.cores
+        with spec.located("[compare]"):
+            comparison = compare(
+                spec.weighted_formula(), frame, family=m.family, link=m.link,
+                priors=spec.prior_spec(),
+                variants=dict(c.variants) or None, group=c.group, effect=c.effect,
+                draws=s.draws, tune=s.tune, chains=s.chains, seed=s.seed, backend=s.backend,
+                logo=c.logo, logo_max_groups=c.logo_max_groups, logo_folds=c.logo_folds,
+                logo_draws=c.logo_draws,
+                logo_tune=c.logo_tune, progress=prefixed, dropna=m.dropna, fit_options=fit_options,
+            )
+        try:
+            with atomic_dir(target) as tmp:
+                written = comparison.write(tmp)
+                (tmp / "spec.toml").write_text(spec.text, encoding="utf-8")
+                write_json(tmp / MANIFEST, {
+                    "format": FORMAT,
+                    "kind": "compare",
+                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "spec": {"file": str(spec.file), "label": spec.label,
+                             "dir": str(spec.directory), "name": spec.name},
+                    "spec_hash": spec.hash(),
+                    "data_hash": data_hash(frame),
+                    "formula": m.formula,
+                    "variants": dict(comparison.formulas),
+                    "seed": s.seed,
+                    "backend": s.backend,
+                    "seconds": time.perf_counter() - t0,
+                    "versions": package_versions(),
+                    "files": [*sorted(p.name for p in written), "spec.toml", MANIFEST],
+                })
+        except OSError as exc:
+            raise RunError(f"cannot write comparison {target}: {exc}") from exc
+        reporter.note(f"wrote comparison {target} ({time.perf_counter() - t0:.1f} s)")
     return comparison
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib.util
 import re
 import tomllib
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from hiermodel.errors import (
     SpecError,
     did_you_mean,
 )
+from hiermodel.spec.checks import FileChecker, show_value
 from hiermodel.spec.schema import (
     COLUMN_TYPES,
     DATA_SUFFIXES,
@@ -44,7 +46,7 @@ from hiermodel.spec.schema import (
     Spec,
     canonical_dumps,
 )
-from hiermodel.spec.sources import dataset_names, dataset_params
+from hiermodel.spec.sources import DUCKDB_MISSING, dataset_names, dataset_params
 
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -101,102 +103,8 @@ def _has_addition_term(formula: str) -> bool:
     return isinstance(lhs, BinOp) and lhs.op == "|"
 
 
-def _show(value: Any) -> str:
-    """A TOML-looking rendering of a value for messages: 'text', true, 3, [..], {table}."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f"'{value}'"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return str(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-class _Parser:
-    """Collects every problem of one file, then raises one :class:`SpecError`."""
-
-    def __init__(self, label: str, file: Path, base: Path, text: str) -> None:
-        self.label = label
-        self.file = file
-        self.base = base
-        self.text = text
-        self.errors: list[str] = []
-
-    # -- reporting ------------------------------------------------------------------------------
-    def fail(self, where: str, message: str) -> None:
-        self.errors.append(f"{self.label}: {where} {message}" if where
-                           else f"{self.label}: {message}")
-
-    def unknown_keys(self, where: str, table: Mapping[str, Any], allowed: tuple[str, ...]
-                     ) -> None:
-        for key in table:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed)
-                self.fail(where, f"unknown key '{key}'"
-                          + (hint or f"; valid keys: {', '.join(allowed)}"))
-
-    def table(self, where: str, value: Any) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.fail(where, f"must be a table, got {_show(value)}")
-            return {}
-        return value
-
-    # -- typed getters (each returns the default after reporting a problem) -------------------
-    def string(self, where: str, t: Mapping[str, Any], key: str, default: str | None = None,
-               required: bool = False, example: str = "") -> str | None:
-        if key not in t:
-            if required:
-                self.fail(where, f"{key} is required" + (f", e.g. {example}" if example else ""))
-            return default
-        value = t[key]
-        if not isinstance(value, str):
-            self.fail(where, f"{key} must be a string, got {_show(value)}")
-            return default
-        if not value.strip():
-            self.fail(where, f"{key} must not be empty")
-            return default
-        return value.strip()
-
-    def boolean(self, where: str, t: Mapping[str, Any], key: str, default: bool) -> bool:
-        if key not in t:
-            return default
-        value = t[key]
-        if not isinstance(value, bool):
-            self.fail(where, f"{key} must be true or false, got {_show(value)}")
-            return default
-        return value
-
-    def integer(self, where: str, t: Mapping[str, Any], key: str, default: int | None,
-                minimum: int) -> int | None:
-        if key not in t:
-            return default
-        value = t[key]
-        if not _is_int(value) or value < minimum:
-            kind = {0: "a non-negative integer", 1: "a positive integer"}.get(
-                minimum, f"an integer >= {minimum}")
-            self.fail(where, f"{key} must be {kind}, got {_show(value)}")
-            return default
-        return int(value)
-
-    def path(self, where: str, key: str, text: str) -> Path | None:
-        """``text`` resolved against the spec's folder (``~`` expanded; absolute paths kept);
-        None after reporting a path the operating system cannot name."""
-        try:
-            path = (self.base / Path(text).expanduser()).resolve()
-            path.exists()  # raises for names the OS cannot look up (too long, ...)
-            return path
-        except (ValueError, OSError, RuntimeError) as exc:  # NUL byte, name too long, loop
-            self.fail(where, f"{key} {_show(text)} is not a usable path ({exc}); give a file "
-                      "name relative to the spec file")
-            return None
+class _Parser(FileChecker):
+    """Checks every section of one spec file, then raises one :class:`SpecError`."""
 
     # -- sections -------------------------------------------------------------------------------
     def parse(self, raw: dict[str, Any]) -> Spec:
@@ -217,7 +125,7 @@ class _Parser:
                 self.fail("", f"unknown top-level key '{key}'{fix}")
         description = raw.get("description", "")
         if not isinstance(description, str):
-            self.fail("", f"description must be a string, got {_show(description)}")
+            self.fail("", f"description must be a string, got {show_value(description)}")
             description = ""
 
         data = self.data(self.table("[data]", raw.get("data")), "data" in raw)
@@ -246,12 +154,18 @@ class _Parser:
         self.unknown_keys(w, t, SECTION_KEYS["data"])
         path_text = self.string(w, t, "path")
         dataset = self.string(w, t, "dataset")
+        sql = self.string(w, t, "sql")
         out_path: Path | None = None
         args: dict[str, Any] = {}
-        if path_text is not None and dataset is not None:
+        given = [k for k, v in (("path", path_text), ("dataset", dataset), ("sql", sql))
+                 if v is not None]
+        database_text, database = self.database(w, t, sql)
+        if given == ["path", "dataset"]:
             self.fail(w, "give either path or dataset, not both")
-        elif path_text is None and dataset is None:
-            if "path" not in t and "dataset" not in t:
+        elif len(given) > 1:
+            self.fail(w, f"give one of path, dataset or sql, not {' and '.join(given)}")
+        elif not given:
+            if not {"path", "dataset", "sql"} & set(t):
                 self.fail(w, "needs path = \"file.csv\" (CSV or Parquet, relative to the spec "
                              "file) or dataset = \"<name>\" (built-in: "
                              f"{', '.join(dataset_names())})")
@@ -284,7 +198,7 @@ class _Parser:
         for name, expr in derive.items():
             if not isinstance(expr, str) or not expr.strip():
                 self.fail("[data.derive]", f"{name} must be an R expression as a string, e.g. "
-                          f"{name} = \"log(x + 0.1)\", got {_show(expr)}")
+                          f"{name} = \"log(x + 0.1)\", got {show_value(expr)}")
                 continue
             try:
                 from hiermodel.formula import parse_expression
@@ -300,12 +214,32 @@ class _Parser:
             if kind not in COLUMN_TYPES:
                 hint = did_you_mean(kind, COLUMN_TYPES) if isinstance(kind, str) else ""
                 self.fail("[data.types]", f"{column} must be one of "
-                          f"{', '.join(repr(k) for k in COLUMN_TYPES)}, got {_show(kind)}{hint}")
+                          f"{', '.join(repr(k) for k in COLUMN_TYPES)}, got "
+                          f"{show_value(kind)}{hint}")
                 continue
             typed.append((str(column), kind))
         return DataSpec(path=out_path, path_text=path_text, dataset=dataset,
-                        dataset_args=tuple(sorted(args.items())), filter=query,
+                        dataset_args=tuple(sorted(args.items())), sql=sql, database=database,
+                        database_text=database_text, filter=query,
                         derive=tuple(derived), types=tuple(typed))
+
+    def database(self, w: str, t: Mapping[str, Any], sql: str | None
+                 ) -> tuple[str | None, Path | None]:
+        """``[data] database``: a DuckDB database file for the ``sql`` query; and whether the
+        optional DuckDB dependency is there when ``sql`` is given."""
+        text = self.string(w, t, "database")
+        if sql is not None and importlib.util.find_spec("duckdb") is None:
+            self.fail(w, f"sql needs DuckDB, which is not installed: {DUCKDB_MISSING}")
+        if text is None:
+            return None, None
+        if sql is None:
+            self.fail(w, f"database {show_value(text)} is read by a query: add "
+                         "sql = \"select ... from <table>\"")
+            return text, None
+        path = self.path(w, "database", text)
+        if path is not None and not path.is_file():
+            self.fail(w, f"database '{text}' not found (looked in {path.parent})")
+        return text, path
 
     def model(self, t: dict[str, Any], present: bool) -> ModelSpec | None:
         w = "[model]"
@@ -339,27 +273,27 @@ class _Parser:
                     if choice not in PARAMETRIZATIONS:
                         self.fail(w, f"parametrization.{group} must be one of "
                                   f"{', '.join(repr(p) for p in PARAMETRIZATIONS)}, got "
-                                  f"{_show(choice)}")
+                                  f"{show_value(choice)}")
                     else:
                         pairs.append((str(group), str(choice)))
                 param = tuple(pairs)
             else:
                 hint = did_you_mean(value, PARAMETRIZATIONS) if isinstance(value, str) else ""
                 self.fail(w, "parametrization must be 'auto', 'centered', 'noncentered' or a "
-                          f"table group -> choice, got {_show(value)}{hint}")
+                          f"table group -> choice, got {show_value(value)}{hint}")
         compress: bool | str = "auto"
         if "compress" in t:
             value = t["compress"]
             if isinstance(value, bool) or value == "auto":
                 compress = value
             else:
-                self.fail(w, f"compress must be true, false or 'auto', got {_show(value)}")
+                self.fail(w, f"compress must be true, false or 'auto', got {show_value(value)}")
         aux = self.aux_formulas(f"{w[:-1]}.aux]", t.get("aux"), family, link, formula)
         weights = self.string(w, t, "weights")
         if formula is None:
             return None
         if weights is not None and _has_addition_term(formula):
-            self.fail(w, f"weights = {_show(weights)}, but the formula already has weights on "
+            self.fail(w, f"weights = {show_value(weights)}, but the formula already has weights on "
                       f"its left side ('{formula.split('~')[0].strip()}'); keep one of them")
         return ModelSpec(formula=formula, family=family, link=link, dropna=dropna,
                          center_predictors=center, parametrization=param, compress=compress,
@@ -375,7 +309,7 @@ class _Parser:
         for name, text in t.items():
             if not isinstance(text, str):
                 self.fail(w, f"{name}: must be a one-sided formula string such as "
-                             f"\"~ x\", got {_show(text)}")
+                             f"\"~ x\", got {show_value(text)}")
                 continue
             try:
                 from hiermodel.families import get_family
@@ -414,14 +348,14 @@ class _Parser:
                 self.fail(w, "give either template = \"<name or file>\" or "
                              "[priors.template_table], not both")
             elif not isinstance(table, dict):
-                self.fail(w, f"template_table must be a table, got {_show(table)}")
+                self.fail(w, f"template_table must be a table, got {show_value(table)}")
             else:
                 out = PriorsSpec(template=f"{self.file.stem} (inline)",
                                  template_table=canonical_dumps(table))
         elif template is not None:
             if not isinstance(template, str) or not template.strip():
                 self.fail(w, "template must be a template name (e.g. 'weakly_informative') or "
-                          f"a .toml file relative to the spec, got {_show(template)}")
+                          f"a .toml file relative to the spec, got {show_value(template)}")
             else:
                 out = self.template(template.strip())
         overrides = t.get("override", [])
@@ -429,14 +363,14 @@ class _Parser:
             overrides = [overrides]
         if not isinstance(overrides, list):
             self.fail(w, "override must be an array of tables ([[priors.override]] entries), "
-                      f"got {_show(overrides)}")
+                      f"got {show_value(overrides)}")
             overrides = []
         parsed: list[OverrideSpec] = []
         for i, entry in enumerate(overrides, start=1):
             where = f"[[priors.override]] #{i}"
             if not isinstance(entry, dict):
                 self.fail(where, f"must be a table with prior, class, term, group; got "
-                          f"{_show(entry)}")
+                          f"{show_value(entry)}")
                 continue
             self.unknown_keys(where, entry, OVERRIDE_KEYS)
             prior = self.string(where, entry, "prior", required=True,
@@ -454,9 +388,43 @@ class _Parser:
                 self.fail(f"{where}:", str(exc))
                 continue
             parsed.append(OverrideSpec(prior=prior, cls=cls, term=term, group=group))
+        parsed += self.prior_settings(self.table("[priors.set]", t.get("set")), parsed)
         return PriorsSpec(template=out.template, template_path=out.template_path,
                           template_sha256=out.template_sha256,
                           template_table=out.template_table, overrides=tuple(parsed))
+
+    def prior_settings(self, t: Mapping[str, Any], overrides: list[OverrideSpec]
+                       ) -> list[OverrideSpec]:
+        """``[priors.set]``: parameter name (``Intercept``, ``b_x``, ``sd_g``, ``sd_g__x``,
+        ``cor_g``, ``sigma``, a class) -> prior text, as overrides."""
+        from hiermodel.priors import parameter_slot, set_prior
+
+        given: dict[tuple[str, str, str], str] = {}
+        for i, o in enumerate(overrides, start=1):  # already checked: set_prior succeeds
+            c = set_prior(o.prior, o.cls, o.term, o.group)
+            given[(c.cls, c.term, c.group)] = f"[[priors.override]] #{i}"
+        out: list[OverrideSpec] = []
+        for key, prior in t.items():
+            where = f"[priors.set] {key}"
+            if not isinstance(prior, str) or not prior.strip():
+                self.fail(where, f"must be a prior as a string, e.g. {key} = \"normal(0, 1)\", "
+                          f"got {show_value(prior)}")
+                continue
+            try:
+                cls, term, group = parameter_slot(key)
+                override = set_prior(prior, cls, term, group)
+            except PriorError as exc:
+                self.fail(f"{where}:", str(exc))
+                continue
+            slot = (override.cls, override.term, override.group)
+            if slot in given:
+                self.fail(where, f"sets the prior {override.describe()} that {given[slot]} "
+                          "sets too; keep one of them")
+                continue
+            given[slot] = where
+            out.append(OverrideSpec(prior=prior.strip(), cls=override.cls, term=override.term,
+                                    group=override.group, origin=where))
+        return out
 
     def template(self, text: str) -> PriorsSpec:
         w = "[priors]"
@@ -511,7 +479,7 @@ class _Parser:
             if (isinstance(value, bool) or not isinstance(value, int | float)
                     or not 0 < value < 1):
                 self.fail(w, f"target_accept must be a number between 0 and 1 (exclusive), got "
-                          f"{_show(value)}")
+                          f"{show_value(value)}")
             else:
                 target_accept = float(value)
         return SamplerSpec(draws=draws or d.draws, tune=d.tune if tune is None else tune,
@@ -531,7 +499,7 @@ class _Parser:
                 continue
             if not isinstance(text, str) or "~" not in text:
                 self.fail(where, f"{name} must be a formula string with '~', e.g. "
-                          f"{name} = \"y ~ 0 + group\", got {_show(text)}")
+                          f"{name} = \"y ~ 0 + group\", got {show_value(text)}")
                 continue
             if name == "hierarchical" and formula and text.strip() != formula.strip():
                 self.fail(where, "hierarchical is the [model] formula; change [model] formula "
@@ -549,7 +517,7 @@ class _Parser:
                 logo = value
             else:
                 self.fail(w, "logo must be true, false, 'auto', 'exact' or 'kfold', got "
-                          f"{_show(value)}")
+                          f"{show_value(value)}")
         max_groups = self.integer(w, t, "logo_max_groups", d.logo_max_groups, 2)
         logo_folds = self.integer(w, t, "logo_folds", None, 2)
         logo_draws = self.integer(w, t, "logo_draws", None, 1)

@@ -36,10 +36,11 @@ if TYPE_CHECKING:
 #: Keys of every section (``[data.derive]``, ``[data.types]``, ``[compare.variants]`` and
 #: ``[data.dataset_args]`` are free-form tables of their own).
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
-    "data": ("path", "dataset", "dataset_args", "filter", "derive", "types"),
+    "data": ("path", "dataset", "dataset_args", "sql", "database", "filter", "derive",
+             "types"),
     "model": ("formula", "family", "link", "dropna", "center_predictors", "parametrization",
               "compress", "weights", "aux"),
-    "priors": ("template", "template_table", "override"),
+    "priors": ("template", "template_table", "override", "set"),
     "sampler": ("draws", "tune", "chains", "seed", "backend", "target_accept", "cores"),
     "compare": ("variants", "group", "effect", "logo", "logo_max_groups", "logo_folds",
                 "logo_draws", "logo_tune"),
@@ -75,6 +76,9 @@ class DataSpec:
     path_text: str | None = None  # the path as written in the spec
     dataset: str | None = None  # a built-in dataset (``hm.datasets.<name>()``)
     dataset_args: tuple[tuple[str, Any], ...] = ()
+    sql: str | None = None  # a DuckDB query; relative file names resolve against the spec dir
+    database: Path | None = None  # absolute path of a DuckDB database file the query reads
+    database_text: str | None = None  # that path as written in the spec
     filter: str | None = None  # pandas query string
     derive: tuple[tuple[str, str], ...] = ()  # new column -> R expression, in order
     types: tuple[tuple[str, str], ...] = ()  # column -> categorical | numeric | bool
@@ -108,6 +112,9 @@ class OverrideSpec:
     cls: str = "b"
     term: str = ""
     group: str = ""
+    # where the spec file gives it ("[[priors.override]] #2", "[priors.set] sd_county"); not
+    # part of the spec hash: the same prior written either way fits the same model
+    origin: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,9 @@ class Spec:
                 "path": d.path_text,
                 "dataset": d.dataset,
                 "dataset_args": dict(d.dataset_args),
+                # only when set, so that the hash of every other spec stays as it was
+                **({"sql": d.sql} if d.sql is not None else {}),
+                **({"database": d.database_text} if d.database_text is not None else {}),
                 "filter": d.filter,
                 "derive": [list(kv) for kv in d.derive],
                 "types": dict(d.types),
@@ -259,7 +269,7 @@ class Spec:
             template = p.template
         overrides = []
         for i, o in enumerate(p.overrides, start=1):
-            with self.located(f"[[priors.override]] #{i}"):
+            with self.located(o.origin or f"[[priors.override]] #{i}"):
                 overrides.append(set_prior(o.prior, o.cls, o.term, o.group))
         return SpecPriors(template=template, overrides=tuple(overrides))
 
@@ -288,7 +298,8 @@ class Spec:
     def load_data(self) -> pd.DataFrame:
         """The data as the model sees it.
 
-        Steps, in order: read ``path`` (CSV/Parquet) or call the built-in ``dataset``; convert
+        Steps, in order: read ``path`` (CSV/Parquet), run the DuckDB ``sql`` query (over files
+        or the ``database``) or call the built-in ``dataset``; convert
         the columns named in ``[data.types]``; keep the rows matching ``filter`` (a pandas
         query); add the ``[data.derive]`` columns (R expressions, in file order; a type given
         for a derived column is applied after it is made). The index is reset.
@@ -336,7 +347,7 @@ class Spec:
         except PriorError as exc:
             text = str(exc)
             if where == "[model]":
-                where = "[[priors.override]]" if "prior override" in text else "[priors]"
+                where = self._override_origin(text)
             if text.startswith(f"{self.label}:"):  # already located by the template loader
                 raise SpecError(text) from exc
             raise SpecError(f"{self.label}: {where}: {text}") from exc
@@ -345,6 +356,20 @@ class Spec:
                     and str(exc).startswith("weights"):
                 where = "[model] weights"  # the weights column is missing or has bad values
             raise SpecError(f"{self.label}: {where}: {exc}") from exc
+
+
+    def _override_origin(self, message: str) -> str:
+        """Where the override a prior error is about is given in the file: the first override
+        whose description (``(class='sd', group='county')``) the message names."""
+        from hiermodel.priors import set_prior
+
+        if "prior override" not in message:
+            return "[priors]"
+        for o in self.priors.overrides:
+            described = set_prior(o.prior, o.cls, o.term, o.group).describe()
+            if f"prior override {described}" in message and o.origin:
+                return o.origin
+        return "[[priors.override]]"
 
 
 def canonical_dumps(value: Any) -> str:

@@ -1,7 +1,9 @@
 """Data loading for spec files: the ``[data]`` section turned into a DataFrame.
 
 :func:`load_data` (what :meth:`Spec.load_data <hiermodel.spec.schema.Spec.load_data>` calls)
-reads the CSV/Parquet file or calls the built-in dataset a spec names, converts the
+reads the CSV/Parquet file, runs the DuckDB query (``[data] sql``, optionally over a
+``[data] database`` file; relative file names in the query are looked up in the spec's folder)
+or calls the built-in dataset a spec names, converts the
 ``[data.types]`` columns, applies ``filter`` and adds the ``[data.derive]`` columns;
 :func:`dataset_names` and :func:`dataset_params` are the built-in datasets and their arguments
 (used to validate ``[data] dataset`` and ``dataset_args``).
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hiermodel.spec")
 
+DUCKDB_MISSING = ("install the optional extra 'sql' (pip install 'hiermodel[sql]') or read "
+                  "the file with path = \"file.parquet\"")
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
@@ -70,6 +74,8 @@ def _read(spec: Spec) -> pd.DataFrame:
         except HiermodelError as exc:
             raise SpecError(f"{spec.label}: [data] dataset_args: {exc}") from exc
         return pd.DataFrame(df)
+    if d.sql is not None:
+        return _query(spec, d.sql)
     assert d.path is not None
     path = d.path
     if not path.is_file():
@@ -92,6 +98,34 @@ def _read(spec: Spec) -> pd.DataFrame:
     except Exception as exc:  # pandas raises many types for unreadable files
         raise SpecError(f"{spec.label}: [data] path '{d.path_text}': cannot read the file: "
                         f"{type(exc).__name__}: {exc}") from exc
+
+
+def _query(spec: Spec, sql: str) -> pd.DataFrame:
+    """The result of the DuckDB query ``sql``: in memory, or over the ``[data] database`` file
+    (read only); relative file names in the query are looked up in the spec's folder."""
+    try:
+        import duckdb
+    except ImportError as exc:
+        raise SpecError(f"{spec.label}: [data] sql needs DuckDB, which is not installed: "
+                        f"{DUCKDB_MISSING}") from exc
+    d = spec.data
+    where = f"{spec.label}: [data] sql"
+    try:
+        con = (duckdb.connect(str(d.database), read_only=True) if d.database is not None
+               else duckdb.connect())
+    except duckdb.Error as exc:
+        raise SpecError(f"{spec.label}: [data] database '{d.database_text}': cannot open it "
+                        f"with DuckDB: {exc}") from exc
+    try:
+        con.execute("SET file_search_path = ?", [str(spec.directory)])
+        df = con.execute(sql).df()
+    except duckdb.Error as exc:
+        raise SpecError(f"{where}: the query failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        con.close()
+    if len(df) == 0:
+        raise SpecError(f"{where}: the query returned no rows")
+    return df
 
 
 def _filter(spec: Spec, df: pd.DataFrame, query: str) -> pd.DataFrame:
@@ -174,4 +208,4 @@ def dataset_params(name: str) -> list[str]:
     return [p for p in inspect.signature(fn).parameters]
 
 
-__all__ = ["dataset_names", "dataset_params", "load_data"]
+__all__ = ["DUCKDB_MISSING", "dataset_names", "dataset_params", "load_data"]
