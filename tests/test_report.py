@@ -20,7 +20,7 @@ from hiermodel import cli
 from hiermodel.backend.sampling import prior_predictive
 from hiermodel.posterior.fitted import Fit
 from hiermodel.report.fit_data import fit_report
-from hiermodel.report.html import format_column, table
+from hiermodel.report.html import table
 from hiermodel.runs import run_spec
 
 EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']?(https?:|//|file:)|<script|@import|url\(""",
@@ -36,14 +36,20 @@ def assert_self_contained(html: str) -> None:
 
 # -- formatting (pure) ---------------------------------------------------------------------------
 
-def test_one_format_per_column() -> None:
-    assert format_column(pd.Series([0.0, 0.000472, 8.67e-05, 0.5])) == \
-        ["0.0000", "0.0005", "0.0001", "0.5000"]
-    assert format_column(pd.Series([250.63, 10.77])) == ["250.6", "10.8"]
-    assert format_column(pd.Series([1234567.0, 2.0])) == ["1234567", "2"]
-    assert format_column(pd.Series([1.5, np.nan, np.inf])) == ["1.50", "", ""]
-    assert format_column(pd.Series([True, False])) == ["yes", ""]
-    assert format_column(pd.Series(["a<b", None])) == ["a<b", ""]
+def test_table_columns_use_the_number_styles() -> None:
+    """Each HTML column is formatted in one style of hiermodel.numbers (never fixed and
+    scientific mixed), booleans as yes / blank, missing values blank."""
+    df = pd.DataFrame({"pooling": [0.0, 0.000472, 8.67e-05, 0.95],
+                       "share": [0.012, 0.5, 0.95, np.nan], "n": [1, 20, 300, 4000],
+                       "flag": [True, False, True, False], "name": ["a<b", None, "c", "d"]})
+    html = str(table(df))
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
+    rows = [cells[i:i + 5] for i in range(0, len(cells), 5)]
+    assert [r[0] for r in rows] == ["0.00e+00", "4.72e-04", "8.67e-05", "9.50e-01"]
+    assert [r[1] for r in rows] == ["0.0120", "0.5000", "0.9500", ""]
+    assert [r[2] for r in rows] == ["1", "20", "300", "4000"]
+    assert [r[3] for r in rows] == ["yes", "", "yes", ""]
+    assert [r[4] for r in rows] == ["a&lt;b", "", "c", "d"]
 
 
 def test_table_escapes_and_aligns() -> None:

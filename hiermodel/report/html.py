@@ -10,47 +10,26 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 import os
 import uuid
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import numpy as np
 import pandas as pd
 from markupsafe import Markup, escape
 from matplotlib.figure import Figure
 
 from hiermodel.errors import RunError
+from hiermodel.numbers import format_column
 
 DPI = 100
-MAX_DECIMALS = 4
-
-
-def format_column(values: pd.Series) -> list[str]:
-    """One column's cells as text, one format for the whole column: integers as integers,
-    floats with the same number of decimals (three significant digits for the column's
-    smallest non-zero magnitude, at most :data:`MAX_DECIMALS`), booleans as ``yes`` / blank,
-    missing values blank."""
-    if pd.api.types.is_bool_dtype(values):
-        return ["yes" if v else "" for v in values]
-    if not pd.api.types.is_numeric_dtype(values):
-        return ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-                for v in values]
-    x = values.to_numpy(dtype=float)
-    finite = x[np.isfinite(x)]
-    if finite.size and np.all(finite == np.round(finite)) and np.all(np.abs(finite) < 1e15):
-        return [f"{v:.0f}" if math.isfinite(v) else "" for v in x]
-    nonzero = np.abs(finite[finite != 0])
-    scale = float(np.min(nonzero)) if nonzero.size else 1.0
-    decimals = int(min(max(2 - math.floor(math.log10(scale)), 0), MAX_DECIMALS))
-    return [f"{v:.{decimals}f}" if math.isfinite(v) else "" for v in x]
 
 
 def table(df: pd.DataFrame | None, index: bool = False, table_id: str | None = None,
           max_rows: int = 500) -> Markup:
-    """``df`` as an HTML table (numbers right-aligned, one format per column); ``max_rows``
+    """``df`` as an HTML table (numbers right-aligned, each column in one style of
+    :mod:`hiermodel.numbers`); ``max_rows``
     rows at most, with a note on the rest (the CSV next to the report has them all)."""
     if df is None or df.empty:
         return Markup('<p class="note">(empty)</p>')
@@ -59,7 +38,7 @@ def table(df: pd.DataFrame | None, index: bool = False, table_id: str | None = N
     columns = [str(c) for c in shown.columns]
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) and not
                pd.api.types.is_bool_dtype(shown[c]) for c in shown.columns]
-    cells = [format_column(shown[c]) for c in shown.columns]
+    cells = [format_column(shown[c].tolist()) for c in shown.columns]
     attr = f' id="{escape(table_id)}"' if table_id else ""
     out = [f"<table{attr}><thead><tr>"]
     out += [f"<th>{escape(c)}</th>" for c in columns]
@@ -130,5 +109,5 @@ def write_html(text: str, path: str | Path) -> Path:
     return path
 
 
-__all__ = ["DPI", "MAX_DECIMALS", "environment", "figure_png", "format_column", "image",
-           "png_uri", "render", "svg_uri", "table", "write_html"]
+__all__ = ["DPI", "environment", "figure_png", "image", "png_uri", "render", "svg_uri", "table",
+           "write_html"]
