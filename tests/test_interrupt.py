@@ -11,6 +11,7 @@ directory must load unchanged, and no other directory there may look like a run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -135,9 +136,13 @@ def test_signal_during_sampling_stops_cleanly(earlier_run: tuple[Path, Path, str
         else:
             os.kill(child.pid, signum)
         out, err = child.communicate(timeout=120)  # EOF: no orphan holds stdout open
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
+        time.sleep(0.5)  # terminated workers need a moment to be reaped by init
+        left = group_members(child.pid)
+        survivors = [pid for pid in workers if stat(pid) is not None]
+    finally:  # whatever failed, leave no process of the test behind
+        if child.poll() is None or group_members(child.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
             child.communicate()
     assert child.returncode == code, err
     last = err.strip().splitlines()[-1]
@@ -147,9 +152,7 @@ def test_signal_during_sampling_stops_cleanly(earlier_run: tuple[Path, Path, str
     assert last.endswith("no run was written for it and earlier runs are unchanged"), last
     assert "Not enough samples" not in err and "Traceback" not in err, err
     assert out == ""  # no summary of a run that does not exist
-    time.sleep(0.5)  # terminated workers need a moment to be reaped by init
-    assert group_members(child.pid) == []
-    assert [pid for pid in workers if stat(pid) is not None] == []
+    assert left == [] and survivors == [], (left, survivors)
     # the earlier run is untouched and still loads; nothing else looks like a run
     assert (run / MANIFEST).read_text(encoding="utf-8") == manifest
     assert load_run(run).manifest["sampler"]["draws"] == 60
