@@ -20,14 +20,15 @@ TESTS = Path(__file__).resolve().parent
 
 def test_every_error_class_is_raised_in_some_test() -> None:
     """A class counts when some test file expects it: ``raises(<...>Name`` (pytest.raises,
-    possibly qualified as ``hm.Name`` / ``errors.Name``)."""
+    possibly qualified as ``hm.Name`` / ``errors.Name``), or ``warns(<...>Name`` for a
+    warning class."""
     classes = [name for name in errors.__all__
                if isinstance(getattr(errors, name), type)
                and issubclass(getattr(errors, name), Exception)]
     assert {"BuildError", "FitError", "RunError", "InternalError"} <= set(classes)
     text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(TESTS.glob("test_*.py")))
     missing = [name for name in classes
-               if not re.search(r"raises\(\s*[\w.]*\b" + name + r"\b", text)]
+               if not re.search(r"(raises|warns)\(\s*[\w.]*\b" + name + r"\b", text)]
     assert not missing, f"error classes no test expects: {missing}"
 
 

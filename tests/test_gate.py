@@ -6,6 +6,8 @@ replace the computed R-hat / ESS / E-BFMI by exact numbers, so boundaries are te
 
 from __future__ import annotations
 
+import warnings
+
 import arviz as az
 import numpy as np
 import pandas as pd
@@ -230,3 +232,32 @@ def test_centering_is_advised_only_with_data_per_level(monkeypatch: pytest.Monke
     assert ("prior-table row 'sd: Intercept|school'" in advice) is not advice_has_flip
     changes = remedy_changes(table, context)
     assert ("parametrization" in changes) is advice_has_flip
+
+
+class _Checked:
+    """What the gate reads of a fit without remedy: its formula and its checks table."""
+
+    formula = "y ~ (1|school)"
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+
+    def checks(self) -> pd.DataFrame:
+        return self.table
+
+
+def test_gate_warns_or_raises_after_a_failed_fit_and_passes_a_good_one() -> None:
+    from hiermodel.errors import ConvergenceWarning
+    from hiermodel.posterior.refit import gated
+
+    good = _Checked(checks(idata(), CONTEXT))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        assert gated(good, strict=True) is good  # type: ignore[arg-type]
+    bad = _Checked(checks(idata(divergent=2), CONTEXT))
+    with pytest.warns(ConvergenceWarning, match=r"the fit of y ~ \(1\|school\) failed 1 "
+                      r"convergence check") as caught:
+        assert gated(bad) is bad  # type: ignore[arg-type]
+    assert "raise target_accept from 0.9 to 0.95" in str(caught[0].message)
+    with pytest.raises(ConvergenceError, match="divergences 2"):
+        gated(bad, strict=True)  # type: ignore[arg-type]
