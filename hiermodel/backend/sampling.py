@@ -94,6 +94,14 @@ def _sample_nutpie(model: Any, draws: int, tune: int, chains: int, cores: int, s
     )
 
 
+def stored_variables(pymc_model: Any, latent: list[str]) -> list[str]:
+    """The variables of a graph stored in ``fit.idata``: not the internal latent ones, the raw
+    non-centered ``z_*`` or the parts of a split block (``*_part*``)."""
+    hidden = set(latent)
+    return [v.name for v in pymc_model.free_RVs + pymc_model.deterministics
+            if v.name not in hidden and not v.name.startswith("z_") and "_part" not in v.name]
+
+
 def sample(
     model: Model,
     draws: int = 1000,
@@ -118,9 +126,7 @@ def sample(
         raise FitError(f"draws ({draws}) and chains ({chains}) must be ≥ 1 and tune ≥ 0")
     cores = cores or min(chains, 2)
     pm_model = model.pymc_model
-    latent = set(model.info.latent)
-    keep = [v.name for v in pm_model.free_RVs + pm_model.deterministics
-            if v.name not in latent and not v.name.startswith("z_") and "_part" not in v.name]
+    keep = stored_variables(pm_model, model.info.latent)
     log.info("sampling %s with %s: %d chains x (%d tune + %d draws)", model.formula, backend,
              chains, tune, draws)
     start = time.perf_counter()
@@ -196,4 +202,4 @@ def prior_draws(pymc_model: Any, name: str, draws: int, seed: int | None) -> np.
 
 
 __all__ = ["AUTO_NUTPIE_ROWS", "BACKENDS", "check_backend", "likelihood_rows", "prior_draws",
-           "prior_predictive", "resolve_backend", "sample"]
+           "prior_predictive", "resolve_backend", "sample", "stored_variables"]
