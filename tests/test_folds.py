@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
 from hiermodel.comparison.refits import held_out_groups
 from hiermodel.models import model
@@ -63,14 +64,14 @@ def test_fold_graph_without_groups_is_the_training_model(compress):
     import pymc as pm
 
     df = _data()
-    m = model("y ~ h + x", df, compress=compress)
+    m = model("y ~ h + x", df, compress=compress, priors="maize_talk")
     graph = _fold_graph(m, df["g"].to_numpy())
     held = ["g1", "g5"]
     levels = np.unique(df["g"].astype(str))
     with graph:
         pm.set_data({"fold_keep": (~np.isin(levels, held)).astype(float)})
     train = df[~df["g"].isin(held)].reset_index(drop=True)
-    fresh = model("y ~ h + x", train, compress=compress)
+    fresh = model("y ~ h + x", train, compress=compress, priors="maize_talk")
     for seed in range(3):
         point = _point(fresh.pymc_model, seed)
         assert graph.compile_logp()(point) == pytest.approx(
@@ -96,3 +97,45 @@ def test_same_model_names_what_differs():
     fixed = model("y ~ x + (1|g)", df, priors="maize_talk")
     assert same_model(fixed, model("y ~ x + (1|g)", train, priors="maize_talk")) is None
 
+
+
+@pytest.mark.fit
+def test_fold_fit_through_the_reused_graph_matches_a_fresh_fit():
+    """Posterior means of every parameter the fresh fit has (Intercept, b, sd, sigma and the
+    training levels' r) agree within a Bonferroni limit on the combined MCSE, and the held-out
+    levels' r follow their prior (mean 0). With P compared scalars, |m1 - m2| / sqrt(mcse1^2 +
+    mcse2^2) > z* = Phi^-1(1 - 0.0005 / P) has probability <= 1/1000 in total when both fits
+    sample the same posterior (normal approximation of the MCSE). Seeded: deterministic."""
+    import arviz as az
+
+    from hiermodel.backend.folds import FoldSampler
+
+    df = _data()
+    held = ["g1", "g5"]
+    train = df[~df["g"].isin(held)].reset_index(drop=True)
+    full = model("y ~ x + (1|g)", df, priors="maize_talk")
+    fresh_model = model("y ~ x + (1|g)", train, priors="maize_talk")
+    sampler = FoldSampler(full, df["g"].to_numpy())
+    fold_model, reused, _ = sampler.sample(held, fresh_model.info.x_mean, draws=500, tune=500,
+                                           chains=4, seed=1)
+    assert np.array_equal(fold_model.info.x_mean, fresh_model.info.x_mean)
+    fresh = fresh_model.fit(draws=500, tune=500, chains=4, seed=2, backend="pymc").idata
+
+    def stats(idata, var, sel=None):
+        da = idata.posterior[var]
+        if sel:
+            da = da.sel(sel)
+        flat = da.stack(sample=("chain", "draw"))
+        mean = np.atleast_1d(flat.mean("sample").values).ravel()
+        mcse = np.atleast_1d(az.mcse(da.to_dataset(name=var), method="mean")[var].values)
+        return mean, mcse.ravel()
+
+    kept = [lv for lv in sorted(df["g"].unique()) if lv not in held]
+    pairs = [stats(reused, v) + stats(fresh, v) for v in ("Intercept", "b", "sd_g", "sigma")]
+    pairs.append(stats(reused, "r_g", {"g": kept}) + stats(fresh, "r_g", {"g": kept}))
+    held_mean, held_mcse = stats(reused, "r_g", {"g": held})
+    n = sum(p[0].size for p in pairs) + held_mean.size
+    limit = norm.isf(0.0005 / n)
+    for m1, s1, m2, s2 in pairs:
+        assert np.all(np.abs(m1 - m2) <= limit * np.sqrt(s1**2 + s2**2)), (m1, m2, s1, s2)
+    assert np.all(np.abs(held_mean) <= limit * held_mcse)
