@@ -9,6 +9,11 @@ same_model`: same priors, centering and parametrization) and can be refitted by 
 :class:`~hiermodel.backend.folds.FoldSampler` — compiled once, on first use — with the held-out
 groups' likelihood switched off. Otherwise, or when the sampler backend is not nutpie's, it
 samples the freshly built model. ``fresh`` records why a variant took the fresh path.
+
+A reused refit's :class:`~hiermodel.posterior.fitted.Fit` has the full-data design (its
+held-out groups' parameters follow their prior), which is all that scoring held-out groups
+needs. A refitter holds compiled nutpie models: a dispatcher that runs folds in other
+processes gives each process its own refitter (one compile per variant and process).
 """
 
 from __future__ import annotations
