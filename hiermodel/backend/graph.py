@@ -30,7 +30,9 @@ from hiermodel.backend.distributions import pymc_class, stacked_dist, vector_rv
 from hiermodel.backend.likelihoods import (
     add_compressed_likelihood,
     add_likelihood,
+    cells_logp,
     inverse_link,
+    likelihood_logp,
 )
 from hiermodel.backend.marginal import (
     MarginalStats,
@@ -39,7 +41,8 @@ from hiermodel.backend.marginal import (
     marginal_logp,
     sufficient_statistics,
 )
-from hiermodel.errors import BuildError
+from hiermodel.backend.parametrization import choose_parametrization
+from hiermodel.errors import BuildError, InternalError
 from hiermodel.families import Cells
 from hiermodel.naming import coord_label, group_dims, safe
 
@@ -92,7 +95,7 @@ class Population:
     icpt: Any
     beta: Any
     x_names: list[str]
-    x_mean: np.ndarray
+    x_mean: Any  # np.ndarray, or the data vector "x_mean" of a fold graph
     X: np.ndarray
 
     def slope_columns(self, block: BlockDesign) -> list[int] | None:
@@ -111,130 +114,68 @@ class Population:
         return cols
 
 
-def _informative_ratio(design: ModelDesign, block: BlockDesign) -> tuple[float, float]:
-    """(median rows per level, data-to-prior precision ratio) for a block, moment-based."""
-    counts = np.bincount(block.index, minlength=len(block.levels)).astype(float)
-    counts = counts[counts > 0]
-    median_n = float(np.median(counts))
-    y = design.y
-    if design.family.name != "gaussian":
-        return median_n, float("nan")
-    sums = np.bincount(block.index, weights=y, minlength=len(block.levels))
-    n = np.bincount(block.index, minlength=len(block.levels)).astype(float)
-    ok = n > 0
-    means = sums[ok] / n[ok]
-    resid = y - (sums / np.maximum(n, 1))[block.index]
-    within = float(resid @ resid) / max(len(y) - ok.sum(), 1)
-    between = max(float(np.var(means, ddof=1)) - within * float(np.mean(1.0 / n[ok])), 1e-12)
-    return median_n, median_n * between / max(within, 1e-12)
-
-
-def _level_weights(design: ModelDesign, block: BlockDesign) -> tuple[np.ndarray, np.ndarray]:
-    """(weight per row, summed weight per level): w = trials for binomial responses, else 1."""
-    w = design.trials if design.trials is not None else np.ones(len(design.y))
-    return w, np.bincount(block.index, weights=w, minlength=len(block.levels))
-
-
-def _trials_per_level(design: ModelDesign, block: BlockDesign) -> float:
-    _, sums = _level_weights(design, block)
-    return float(np.median(sums[sums > 0]))
-
-
-def _weakest_term_information(design: ModelDesign, block: BlockDesign) -> float:
-    """min over levels and block columns of sum_i w_i (z_i - mean_j z)^2 (the intercept: sum_i
-    w_i), w = trials for binomial responses, else 1: how much the data of the worst-informed
-    level say about its worst-informed coefficient. One level whose slope rests on a single
-    row makes the centered posterior a narrow ridge that a diagonal mass matrix cannot follow
-    (measured: maize (hybrid|county) with Nyandarua's one non-hybrid row, > 10 min centered)."""
-    w, tot = _level_weights(design, block)
-    n_lev = len(block.levels)
-    present = tot > 0
-    worst = float(tot[present].min())
-    for j in range(block.k):
-        z = block.Z[:, j]
-        if np.all(z == 1.0):
-            continue
-        mean = np.bincount(block.index, weights=w * z, minlength=n_lev) / np.maximum(tot, 1e-300)
-        ss = np.bincount(block.index, weights=w * (z - mean[block.index]) ** 2, minlength=n_lev)
-        worst = min(worst, float(ss[present].min()))
-    return worst
-
-
-def choose_parametrization(
-    design: ModelDesign, group: str, blocks: list[BlockDesign], requested: Any,
-    can_center_block: bool = False,
-) -> tuple[str, str]:
-    """Centered when each level carries much more information than the prior, else non-centered."""
-    if isinstance(requested, dict):
-        requested = requested.get(group, "auto")
-    if requested in ("centered", "noncentered"):
-        return requested, "requested"
-    if requested != "auto":
-        raise BuildError(
-            f"parametrization must be 'auto', 'centered' or 'noncentered' (got {requested!r})"
-        )
-    median_n, ratio = _informative_ratio(design, blocks[0])
-    if any(b.correlated and b.k > 1 for b in blocks):
-        # A centered correlated block only mixes well when it is centered on the population
-        # values of *all* its terms (a_j ~ MvNormal((Intercept, b), Sigma)); centered on zero
-        # it was far slower than the Cholesky non-centered form even with thousands of rows
-        # per level (30k-row maize varying slopes: > 10 min vs ~50 s). So auto centers a
-        # correlated block only when it can be centered that way and each level carries a lot
-        # of information; parametrization="centered" still forces it.
-        if not can_center_block:
-            return "noncentered", (
-                f"correlated block (median {median_n:.0f} rows/level) that cannot be centered "
-                "on population values"
-            )
-        weakest = min(_weakest_term_information(design, b) for b in blocks
-                      if b.correlated and b.k > 1)
-        if weakest < 100:
-            return "noncentered", (
-                f"correlated block whose least-informed level/term has information "
-                f"{weakest:.1f} (centered needs ≥ 100 for every level and term)"
-            )
-        if design.family.name in ("binomial", "bernoulli"):
-            trials = _trials_per_level(design, blocks[0])
-            choice = "centered" if trials >= 200 else "noncentered"
-            return choice, (f"correlated block, median {trials:.0f} trials/level "
-                            "(centered at ≥ 200)")
-        if design.family.name == "gaussian":
-            choice = "centered" if ratio > 10 and median_n >= 100 else "noncentered"
-            return choice, (f"correlated block, median {median_n:.0f} rows/level, data/prior "
-                            f"precision ≈ {ratio:.1f} (centered at > 10 with ≥ 100 rows/level)")
-        choice = "centered" if median_n >= 200 else "noncentered"
-        return choice, (f"correlated block, median {median_n:.0f} rows/level (centered at "
-                        "≥ 200)")
-    if design.family.name == "gaussian":
-        choice = "centered" if ratio > 10 and median_n >= 10 else "noncentered"
-        return choice, f"median {median_n:.0f} rows/level, data/prior precision ≈ {ratio:.1f}"
-    choice = "centered" if median_n >= 200 else "noncentered"
-    return choice, f"median {median_n:.0f} rows/level (non-gaussian rule: centered at ≥ 200)"
-
-
-def _should_compress(design: ModelDesign, requested: bool | str) -> Cells | None:
+def _should_compress(design: ModelDesign, requested: bool | str,
+                     subset: np.ndarray | None = None) -> Cells | None:
     """Exact compression (families/cells.py): sufficient statistics when the family has them
-    and the fit is unweighted, else multiplicity cells; "auto" only when it halves the rows."""
+    and the fit is unweighted, else multiplicity cells; "auto" only when it halves the rows.
+    ``subset``: compress only these observations (cell rows then index the subset)."""
     if requested is False:
         return None
-    keys: list[np.ndarray] = [design.X, *(c.X for c in design.components.values())]
+
+    def take(a: np.ndarray) -> np.ndarray:
+        return a if subset is None else a[subset]
+
+    keys: list[np.ndarray] = [take(design.X), *(take(c.X) for c in design.components.values())]
     for b in design.blocks:
-        keys.extend([b.index, b.Z])
+        keys.extend([take(b.index), take(b.Z)])
     weights = design.prepared.weights
     if weights is None and design.components:
         # auxiliary parameters vary by row, so per-cell sufficient statistics (one sigma per
         # model) do not apply; unit weights ask for multiplicity cells, exact for any family
         weights = np.ones(len(design.y))
-    cells = design.family.compress(keys, design.y, design.trials, design.offset, weights)
-    if requested == "auto" and cells.n_cells > 0.5 * len(design.y):
+    cells = design.family.compress(keys, take(design.y),
+                                   None if design.trials is None else take(design.trials),
+                                   None if design.offset is None else take(design.offset),
+                                   None if weights is None else take(weights))
+    if requested == "auto" and cells.n_cells > 0.5 * len(keys[0]):
         return None
     return cells
 
 
+@dataclass
+class FoldRows:
+    """The likelihood rows of one fold of observations (see ``build_graph(folds=)``): the
+    observations, compressed on their own when the model is compressed."""
+
+    observations: np.ndarray  # positions in the data
+    cells: Cells | None
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Positions in the data of the fold's likelihood rows (a representative per cell)."""
+        return self.observations if self.cells is None else self.observations[self.cells.rows]
+
+
+def fold_rows(design: ModelDesign, folds: np.ndarray, compress: bool) -> list[FoldRows]:
+    """Per fold ``0..K-1`` of ``folds`` (one label per observation), its likelihood rows."""
+    out = []
+    for k in range(int(folds.max()) + 1):
+        obs = np.flatnonzero(folds == k)
+        out.append(FoldRows(obs, _should_compress(design, True, obs) if compress else None))
+    return out
+
+
 def build_graph(
-    design: ModelDesign, priors: Any, options: BuildOptions | None = None
+    design: ModelDesign, priors: Any, options: BuildOptions | None = None,
+    folds: np.ndarray | None = None,
 ) -> tuple[pm.Model, BuildInfo]:
-    """Assemble the PyMC model for ``design`` with the resolved prior table ``priors``."""
+    """Assemble the PyMC model for ``design`` with the resolved prior table ``priors``.
+
+    ``folds`` (a fold ``0..K-1`` per observation; models without an offset, not
+    marginalised): the likelihood is ``sum_k keep[k] * log p(fold k)`` with ``keep`` the data
+    vector ``fold_keep`` (ones), each fold compressed on its own when ``options.compress``
+    is True, so one compiled graph fits every "all folds but k" by swapping ``fold_keep``
+    (:mod:`hiermodel.backend.folds`)."""
     options = options or BuildOptions()
     family = design.family
     X = design.X
@@ -245,9 +186,18 @@ def build_graph(
         raise BuildError(f"marginalize=True needs a gaussian model whose group effects "
                          f"integrate out; this one has: {not_marginal}")
     marginal = options.marginalize is not False and not_marginal is None
-    cells = None if marginal else _should_compress(design, options.compress)
+    by_fold = None
+    if folds is not None:
+        if marginal or design.offset is not None:
+            raise InternalError("build_graph(folds=) takes models without an offset that are "
+                                "not marginalised")
+        by_fold = fold_rows(design, folds, options.compress is True)
+    cells = None if marginal or by_fold else _should_compress(design, options.compress)
+    order = None if by_fold is None else np.concatenate([f.rows for f in by_fold])
 
     def rows(a: np.ndarray) -> np.ndarray:
+        if order is not None:
+            return a[order]
         return a if cells is None else a[cells.rows]
 
     coords: dict[str, Any] = {}
@@ -284,6 +234,8 @@ def build_graph(
     if design.thresholds:
         coords["threshold__term"] = list(design.thresholds)
     n_rows = len(design.y) if cells is None else cells.n_cells
+    if order is not None:
+        n_rows = order.size
     coords["obs"] = np.arange(n_rows)
 
     with pm.Model(coords=coords) as model:
@@ -294,16 +246,19 @@ def build_graph(
             eta = eta + icpt
         if X.shape[1]:
             beta = vector_rv("b", [priors.get("b", name) for name in design.x_names], dims="coef")
-            Xr = rows(X) - x_mean
+            # a fold graph takes the training rows' means as data (folds.FoldSampler)
+            xm = pm.Data("x_mean", x_mean) if by_fold is not None and centered else x_mean
+            Xr = rows(X) - xm
             eta = eta + pt.dot(Xr, beta)
             if centered:
-                pm.Deterministic("Intercept", icpt - pt.dot(x_mean, beta))
+                pm.Deterministic("Intercept", icpt - pt.dot(xm, beta))
         # The first centered group with an intercept is centered *around* the intercept
         # (a_j ~ Normal(Intercept, sd), like the talk's county_intercept ~ Normal(ic_mu, ...)):
         # with r_j ~ Normal(0, sd) instead, Intercept and the mean of the r_j are nearly
         # unidentified apart when levels carry much data, and NUTS mixes slowly.
         population = Population(icpt, beta if X.shape[1] else None, list(design.x_names),
-                                x_mean, X) if design.has_intercept else None
+                                xm if X.shape[1] else x_mean, X) \
+            if design.has_intercept else None
         etas: dict[str, Any] = {"": eta, **{c: _component_eta(comp, priors, n_rows, rows)
                                             for c, comp in design.components.items()}}
         chol = None
@@ -332,12 +287,38 @@ def build_graph(
                 if theta_names else pt.zeros(0)
             info.eta = None
             pm.Potential("y_marginal", marginal_logp(info.marginal, theta, chol, aux["sigma"]))
+        elif by_fold is not None:
+            pm.Potential("y_folds", _fold_logp(design, by_fold, eta, aux))
         elif cells is None:
             add_likelihood(family, eta, design.y, aux, design.trials, "obs",
                            design.prepared.weights)
         else:
             add_compressed_likelihood(family, eta, cells, aux)
     return model, info
+
+
+def _fold_logp(design: ModelDesign, by_fold: list[FoldRows], eta: Any,
+               aux: dict[str, Any]) -> Any:
+    """``sum_k fold_keep[k] * log p(fold k)``, the likelihood rows laid out fold after fold."""
+    keep = pm.Data("fold_keep", np.ones(len(by_fold)))
+    weights = design.prepared.weights
+    total: Any = 0.0
+    start = 0
+    for k, fold in enumerate(by_fold):
+        n = fold.rows.size
+        eta_k = eta[start:start + n]
+        aux_k = {a: v[start:start + n] if getattr(v, "ndim", 0) == 1 and a in design.components
+                 else v for a, v in aux.items()}
+        if fold.cells is None:
+            obs = fold.observations
+            logp = likelihood_logp(design.family, eta_k, design.y[obs], aux_k,
+                                   None if design.trials is None else design.trials[obs],
+                                   None if weights is None else weights[obs])
+        else:
+            logp = cells_logp(design.family, eta_k, fold.cells, aux_k)
+        total = total + keep[k] * logp
+        start += n
+    return total
 
 
 def _component_eta(comp: ComponentDesign, priors: Any, n_rows: int, rows: Any) -> Any:

@@ -42,7 +42,10 @@ def inverse_link(link: str, eta: Any) -> Any:
 # node "y", or, with observation weights, a Potential of the weighted log-density.
 Likelihood = tuple[Any, dict[str, Any], np.ndarray]
 Observed = Callable[[Family, Any, np.ndarray, dict[str, Any], "np.ndarray | None"], Likelihood]
-Compressed = Callable[[Family, Any, Cells, dict[str, Any]], None]
+# A sufficient-statistic likelihood: the family's likelihood on the cells plus the term
+# (a PyTensor scalar) that restores the full-data log-density, and that term's node name.
+CellLikelihood = tuple[Likelihood, str, Any]
+Compressed = Callable[[Family, Any, Cells, dict[str, Any]], CellLikelihood]
 
 
 def _gaussian(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
@@ -165,38 +168,51 @@ def _node(likelihood: Likelihood, dims: str) -> Any:
     return cls("y", **params, observed=value, dims=dims, **extra)
 
 
+def _logp(likelihood: Likelihood) -> Any:
+    """Per-row log-density of a likelihood at its observed values."""
+    cls, params, value = likelihood
+    dist = cls.dist(**params)
+    return pm.logp(dist, np.asarray(value).astype(dist.type.dtype))
+
+
+def _weighted_logp(likelihood: Likelihood, weights: np.ndarray) -> Any:
+    """sum_i w_i log p(y_i | ...); a zero weight contributes 0 even where log p is -inf."""
+    logp = _logp(likelihood)
+    if np.all(weights > 0):
+        return pt.sum(weights * logp)
+    return pt.sum(pt.switch(weights > 0, weights * logp, 0.0))
+
+
 def _weighted(likelihood: Likelihood, weights: np.ndarray) -> Any:
     """brms's weighted likelihood: sum_i w_i log p(y_i | ...) as the Potential ``y_weighted``
     (no observed node: prior predictive draws come from the unweighted graph, see
     ``sampling.prior_predictive``). A zero weight contributes 0 even where log p is -inf."""
-    cls, params, value = likelihood
-    dist = cls.dist(**params)
-    value = np.asarray(value).astype(dist.type.dtype)
-    w = np.asarray(weights, dtype=float)
-    logp = pm.logp(dist, value)
-    terms = w * logp if np.all(w > 0) else pt.switch(w > 0, w * logp, 0.0)
-    return pm.Potential("y_weighted", pt.sum(terms))
+    return pm.Potential("y_weighted", _weighted_logp(likelihood,
+                                                     np.asarray(weights, dtype=float)))
 
 
-def _gaussian_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]) -> None:
+def _gaussian_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]
+                    ) -> CellLikelihood:
     """Cell means with sd sigma / sqrt(n) plus the within-cell part of the likelihood."""
     sigma = aux["sigma"]
-    pm.Normal("y", mu=eta, sigma=sigma / np.sqrt(cells.count), observed=cells.y, dims="obs")
     n_minus_c = float(cells.count.sum() - cells.n_cells)
-    pm.Potential("y_within",
-                 cells.constant - n_minus_c * pt.log(sigma) - cells.ss_within / (2 * sigma**2))
+    within = cells.constant - n_minus_c * pt.log(sigma) - cells.ss_within / (2 * sigma**2)
+    return ((pm.Normal, {"mu": eta, "sigma": sigma / np.sqrt(cells.count)}, cells.y),
+            "y_within", within)
 
 
-def _binomial_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]) -> None:
-    _node(_binomial(family, eta, cells.y, aux, cells.trials), "obs")
-    pm.Potential("y_constant", pt.as_tensor_variable(cells.constant))
+def _binomial_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]
+                    ) -> CellLikelihood:
+    return (_binomial(family, eta, cells.y, aux, cells.trials), "y_constant",
+            pt.as_tensor_variable(cells.constant))
 
 
-def _poisson_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]) -> None:
+def _poisson_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]
+                   ) -> CellLikelihood:
     """Summed counts with the cell's summed exposure (log link: eta + log exposure)."""
     assert cells.exposure_log is not None
-    pm.Poisson("y", mu=pt.exp(eta + cells.exposure_log), observed=cells.y, dims="obs")
-    pm.Potential("y_constant", pt.as_tensor_variable(cells.constant))
+    return ((pm.Poisson, {"mu": pt.exp(eta + cells.exposure_log)}, cells.y), "y_constant",
+            pt.as_tensor_variable(cells.constant))
 
 
 OBSERVED: dict[str, Observed] = {
@@ -243,6 +259,15 @@ def add_likelihood(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
     return _weighted(likelihood, weights)
 
 
+def _cell_likelihood(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]
+                     ) -> CellLikelihood:
+    try:
+        build = COMPRESSED[family.name]
+    except KeyError:
+        raise InternalError(f"family '{family.name}' has no compressed likelihood") from None
+    return build(family, eta, cells, aux)
+
+
 def add_compressed_likelihood(family: Family, eta: Any, cells: Cells,
                               aux: dict[str, Any]) -> None:
     """The likelihood on compressed cells: multiplicity cells (any family) as the weighted
@@ -251,12 +276,33 @@ def add_compressed_likelihood(family: Family, eta: Any, cells: Cells,
     if cells.weights is not None:
         add_likelihood(family, eta, cells.y, aux, cells.trials, "obs", cells.weights)
         return
+    likelihood, name, rest = _cell_likelihood(family, eta, cells, aux)
+    _node(likelihood, "obs")
+    pm.Potential(name, rest)
+
+
+def likelihood_logp(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+                    trials: np.ndarray | None, weights: np.ndarray | None = None) -> Any:
+    """The summed (weighted) log-density of rows as a PyTensor scalar, no node: the same
+    density :func:`add_likelihood` adds to the graph."""
     try:
-        build = COMPRESSED[family.name]
+        build = OBSERVED[family.name]
     except KeyError:
-        raise InternalError(f"family '{family.name}' has no compressed likelihood") from None
-    build(family, eta, cells, aux)
+        raise InternalError(f"family '{family.name}' has no PyMC likelihood") from None
+    likelihood = build(family, eta, y, aux, trials)
+    if weights is None:
+        return pt.sum(_logp(likelihood))
+    return _weighted_logp(likelihood, np.asarray(weights, dtype=float))
+
+
+def cells_logp(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]) -> Any:
+    """The full-data log-density of compressed cells as a PyTensor scalar, no node: the same
+    density :func:`add_compressed_likelihood` adds to the graph."""
+    if cells.weights is not None:
+        return likelihood_logp(family, eta, cells.y, aux, cells.trials, cells.weights)
+    likelihood, _, rest = _cell_likelihood(family, eta, cells, aux)
+    return pt.sum(_logp(likelihood)) + rest
 
 
 __all__ = ["COMPRESSED", "OBSERVED", "add_compressed_likelihood", "add_likelihood",
-           "inverse_link"]
+           "cells_logp", "inverse_link", "likelihood_logp"]

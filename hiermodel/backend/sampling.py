@@ -194,6 +194,14 @@ def _sample_nutpie(model: Any, draws: int, tune: int, chains: int, cores: int, s
         raise
 
 
+def stored_variables(pymc_model: Any, latent: list[str]) -> list[str]:
+    """The variables of a graph stored in ``fit.idata``: not the internal latent ones, the raw
+    non-centered ``z_*`` or the parts of a split block (``*_part*``)."""
+    hidden = set(latent)
+    return [v.name for v in pymc_model.free_RVs + pymc_model.deterministics
+            if v.name not in hidden and not v.name.startswith("z_") and "_part" not in v.name]
+
+
 def sample(
     model: Model,
     draws: int = 1000,
@@ -220,9 +228,7 @@ def sample(
         raise FitError(f"draws ({draws}) and chains ({chains}) must be ≥ 1 and tune ≥ 0")
     cores = cores or min(chains, 2)
     pm_model = model.pymc_model
-    latent = set(model.info.latent)
-    keep = [v.name for v in pm_model.free_RVs + pm_model.deterministics
-            if v.name not in latent and not v.name.startswith("z_") and "_part" not in v.name]
+    keep = stored_variables(pm_model, model.info.latent)
     log.info("sampling %s with %s: %d chains x (%d tune + %d draws)", model.formula, backend,
              chains, tune, draws)
     if show_sampler_output() is False:
@@ -314,4 +320,4 @@ def joint_prior_draws(pymc_model: Any, names: list[str], draws: int, seed: int |
 
 __all__ = ["AUTO_NUTPIE_ROWS", "BACKENDS", "SAMPLER_LOGGERS", "check_backend", "interruptible",
            "joint_prior_draws", "likelihood_rows", "prior_draws", "prior_predictive",
-           "resolve_backend", "sample", "sampler_logs", "stop_children"]
+           "resolve_backend", "sample", "sampler_logs", "stop_children", "stored_variables"]

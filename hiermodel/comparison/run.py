@@ -24,6 +24,7 @@ from hiermodel.comparison.flags import MIN_CELL, SMALL_N
 from hiermodel.comparison.logo import DEFAULT_FOLDS, leave_one_group_out
 from hiermodel.comparison.loo import compare_loo, loo, pareto_warning
 from hiermodel.comparison.pooling import group_table, pooling_table
+from hiermodel.comparison.refits import FoldRefitter
 from hiermodel.comparison.result import Comparison
 from hiermodel.comparison.text import priors_label
 from hiermodel.comparison.variance import variance_partition
@@ -374,10 +375,18 @@ def _leave_groups_out(inputs: _Inputs, fits: dict[str, Fit], kinds: dict[str, st
             f"{len(levels)} groups of '{group}': {n_folds * len(formulas)} refits "
             f"({l_draws} draws + {l_tune} tune, {chains} chains each)")
 
-        def refit(name: str, f: str, train: pd.DataFrame, fold: int) -> Fit:
-            # a held-out fold may remove the level an override names: relaxed matching
-            return _fit(f, train, draws=l_draws, tune=l_tune, seed=sampling.logo_seed + fold,
-                        **{**sampling.fit_kw, "priors": sampling.relaxed_priors})
+        kw = sampling.fit_kw
+        options = kw["options"]
+        # a held-out fold may remove the level an override names: relaxed matching
+        refit = FoldRefitter(
+            fits, inputs.data, per_group.labels, inputs.group_cols,
+            model_kw={"family": kw["family"], "link": kw["link"],
+                      "priors": sampling.relaxed_priors,
+                      **{k: v for k, v in options.items() if k in MODEL_OPTIONS}},
+            sample_kw={"draws": l_draws, "tune": l_tune, "chains": kw["chains"],
+                       "backend": kw["backend"],
+                       **{k: v for k, v in options.items() if k in SAMPLER_OPTIONS}},
+            seed=sampling.logo_seed)
 
         trials = fits["hierarchical"].model.design.trials
         logo_result = leave_one_group_out(

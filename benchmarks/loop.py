@@ -1,0 +1,195 @@
+"""The analyst's loop, process start -> printed summary, side by side in one run (issue 15).
+
+    python benchmarks/loop.py                      # sleepstudy (hiermodel vs plain Bambi),
+                                                   # the talk's default fit, the README main job
+                                                   # (this tree vs --previous)
+    python benchmarks/loop.py --only sleepstudy    # one workload
+    python benchmarks/loop.py --previous /work/main --skip-bambi
+
+Every system is one fresh Python process (``subprocess``), so "wall" includes interpreter
+start, imports and compilation, exactly what a new user waits for. Peak memory is the
+process's own maximum resident set (``os.wait4``; PyMC's sampler workers are children of it
+and are not added, nutpie samples in threads). Fits print, after their summary, one JSON line
+with the in-process split (import, build, fit = compile + tune + sample, PyMC's or nutpie's
+sampling time where reported) and convergence (min bulk ESS and max R-hat over the population
+parameters, group SDs and sigma; ESS/s = min bulk ESS / fit seconds). The comparison reports
+its own split (fits, PSIS-LOO, leave-one-group-out) in its "Time:" line.
+
+"previous" runs the same command with ``PYTHONPATH`` set to ``--previous`` (default
+``/work/main``: hiermodel before this change), so the ratio shows what the change bought on
+the same machine in the same run. On a shared CPU, absolute times are noisy; compare ratios
+within one run. Crossed designs: ``benchmarks/crossed.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HIERMODEL_FIT = """
+import json, time
+t0 = time.perf_counter()
+import hiermodel as hm
+import arviz as az
+data = hm.datasets.{dataset}({dataset_args})
+t1 = time.perf_counter()
+m = hm.model({formula!r}, data{model_args})
+t2 = time.perf_counter()
+fit = m.fit(seed=1)
+t3 = time.perf_counter()
+print(fit.summary())
+vars_ = [v for v in fit.idata.posterior.data_vars if not v.startswith(("r_", "a_", "cor_"))]
+s = az.summary(fit.idata, var_names=vars_, kind="diagnostics")
+print("LOOPJSON " + json.dumps({{"import": t1 - t0, "build": t2 - t1, "fit": t3 - t2,
+    "sampling": fit.sampler["seconds"], "backend": fit.sampler["backend"],
+    "ess": float(s["ess_bulk"].min()), "rhat": float(s["r_hat"].max())}}))
+"""
+
+BAMBI_FIT = """
+import json, time
+t0 = time.perf_counter()
+import bambi as bmb
+import arviz as az
+import hiermodel as hm
+data = hm.datasets.{dataset}({dataset_args})
+t1 = time.perf_counter()
+m = bmb.Model({formula!r}, data)
+t2 = time.perf_counter()
+idata = m.fit(random_seed=1)
+t3 = time.perf_counter()
+s = az.summary(idata, kind="diagnostics")
+print(az.summary(idata))
+keep = [i for i in s.index if "|" not in i or i.endswith("_sigma") or "_sigma[" in i]
+s = s.loc[keep]
+print("LOOPJSON " + json.dumps({{"import": t1 - t0, "build": t2 - t1, "fit": t3 - t2,
+    "sampling": float(idata.posterior.attrs.get("sampling_time", float("nan"))),
+    "backend": "pymc (bambi)", "ess": float(s["ess_bulk"].min()),
+    "rhat": float(s["r_hat"].max())}}))
+"""
+
+SLEEP = {"dataset": "sleepstudy", "dataset_args": "", "formula": "Reaction ~ Days + (Days|Subject)",
+         "model_args": ""}
+TALK = {"dataset": "maize_yield", "dataset_args": "seed=0",
+        "formula": "log(maize_yield + 0.1) ~ used_hybrid_seeds + (1 | county)",
+        "model_args": ", priors='maize_talk', center_predictors=False"}
+
+
+def run(cmd: list[str], pythonpath: Path, timeout: float) -> dict[str, Any]:
+    """Run one system: wall seconds, peak RSS (MB), its JSON line / Time line, exit code."""
+    env = dict(os.environ, PYTHONPATH=str(pythonpath), MPLBACKEND="Agg")
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        text = out.read()
+    result: dict[str, Any] = {"wall": wall, "rss_mb": usage.ru_maxrss / 1024.0,
+                              "rc": os.waitstatus_to_exitcode(status)}
+    for line in text.splitlines():
+        if line.startswith("LOOPJSON "):
+            result.update(json.loads(line[len("LOOPJSON "):]))
+        if line.startswith("Time: "):
+            for key, value in re.findall(r"([a-zA-Z-]+(?: [a-zA-Z-]+)*) ([\d.]+) s", line[6:]):
+                result[key.strip()] = float(value)
+    if result["rc"] != 0:
+        result["error"] = text[-2000:]
+    return result
+
+
+def fit_cmd(template: str, workload: dict[str, str]) -> list[str]:
+    return [sys.executable, "-c", template.format(**workload)]
+
+
+def compare_cmd(out: Path) -> list[str]:
+    return [sys.executable, "-m", "hiermodel", "compare", "specs/maize_yield.toml", "--out",
+            str(out)]
+
+
+def fmt(x: Any, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and x != x):
+        return "–"
+    return f"{x:,.{digits}f}" if isinstance(x, float) else str(x)
+
+
+def row(name: str, r: dict[str, Any], ref: dict[str, Any] | None) -> str:
+    ratio = f"{r['wall'] / ref['wall']:.2f}" if ref else "1.00"
+    ess_s = r.get("ess", float("nan")) / r["fit"] if "fit" in r else float("nan")
+    cells = [name, fmt(r["wall"]), ratio, fmt(r.get("build"), 2), fmt(r.get("fit")),
+             fmt(r.get("sampling")), fmt(r.get("ess"), 0), fmt(ess_s), fmt(r.get("rhat"), 3),
+             fmt(r.get("leave-one-group-out")), fmt(r["rss_mb"], 0),
+             "" if r["rc"] == 0 else f"exit {r['rc']}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = ("| system | wall s | wall ratio | build s | fit s (compile+tune+sample) | sampling s | "
+          "min bulk ESS | ESS/s | max R-hat | LOGO s | peak RSS MB | note |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", choices=("sleepstudy", "talk", "main"), action="append")
+    p.add_argument("--previous", type=Path, default=Path("/work/main"),
+                   help="source tree of the previous default (PYTHONPATH for 'previous')")
+    p.add_argument("--skip-bambi", action="store_true")
+    p.add_argument("--skip-previous", action="store_true")
+    p.add_argument("--timeout", type=float, default=3600.0)
+    args = p.parse_args()
+    only = set(args.only or ("sleepstudy", "talk", "main"))
+    load = os.getloadavg()
+    print(f"load average at start: {load[0]:.1f} (CPUs: {os.cpu_count()})\n")
+    systems: list[tuple[str, str, list[str], Path]] = []
+    if "sleepstudy" in only:
+        systems.append(("sleepstudy", "hiermodel", fit_cmd(HIERMODEL_FIT, SLEEP), ROOT))
+        if not args.skip_previous:
+            systems.append(("sleepstudy", "hiermodel previous", fit_cmd(HIERMODEL_FIT, SLEEP),
+                            args.previous))
+        if not args.skip_bambi:
+            systems.append(("sleepstudy", "plain Bambi", fit_cmd(BAMBI_FIT, SLEEP), ROOT))
+    if "talk" in only:
+        systems.append(("talk", "hiermodel", fit_cmd(HIERMODEL_FIT, TALK), ROOT))
+        if not args.skip_previous:
+            systems.append(("talk", "hiermodel previous", fit_cmd(HIERMODEL_FIT, TALK),
+                            args.previous))
+    with tempfile.TemporaryDirectory() as tmp:
+        if "main" in only:
+            systems.append(("main job", "hiermodel", compare_cmd(Path(tmp) / "new"), ROOT))
+            if not args.skip_previous:
+                systems.append(("main job", "hiermodel previous",
+                                compare_cmd(Path(tmp) / "old"), args.previous))
+        results: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for workload, name, cmd, path in systems:
+            print(f"running {workload}: {name} ...", flush=True)
+            results.setdefault(workload, []).append((name, run(cmd, path, args.timeout)))
+    for workload, rows in results.items():
+        print(f"\n{workload} (ratios: wall / the first system's)\n{HEADER}")
+        ref = rows[0][1]
+        for name, r in rows:
+            print(row(name, r, None if r is ref else ref))
+            if "error" in r:
+                print(f"    {name} failed: {r['error'][-300:]!r}")
+    print(f"\nload average at end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
