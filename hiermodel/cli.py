@@ -26,6 +26,7 @@ log = logging.getLogger("hiermodel.cli")
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_DIAGNOSTICS = 2
+EXIT_SOME_FAILED = 3
 EXIT_INTERNAL = 70  # sysexits EX_SOFTWARE: an InternalError, i.e. a bug in hiermodel
 EXIT_INTERRUPTED = 130
 
@@ -35,6 +36,8 @@ exit codes:
   {EXIT_ERROR}    user error (bad spec, formula, data, priors, missing run, bad arguments)
   {EXIT_DIAGNOSTICS}    fit --strict: a fit failed the convergence diagnostics (R-hat, ESS,
        divergences); the run is still written
+  {EXIT_SOME_FAILED}    fit with several specs: some failed (each named with its error); the
+       others completed and were written
   {EXIT_INTERNAL}   internal error: a bug in hiermodel (the traceback is printed)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
 """
@@ -60,13 +63,6 @@ def _progress(quiet: bool) -> Callable[[str], None] | None:
 
 def _progressbar(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
-
-
-def _out_for(out: str | None, spec: Any, several: bool) -> Path | None:
-    """``--out DIR`` for one spec, ``DIR/<spec stem>`` for each of several."""
-    if out is None:
-        return None
-    return Path(out) / spec.name if several else Path(out)
 
 
 def _load_all(paths: Sequence[str]) -> list[Any]:
@@ -111,27 +107,27 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    """Fit each spec into its run directory (reusing unchanged runs)."""
+    """Fit each spec into its run directory (reusing unchanged runs), in this process or on a
+    Dask cluster (``--cluster``); the others go on when one fails."""
     specs = _load_all(args.specs)  # validate every spec before importing PyMC or sampling
-    from hiermodel.runs import diagnostics_error, run_spec
+    from hiermodel.runs import diagnostics_error, run_specs
 
     several = len(specs) > 1
-    say = _progress(args.quiet)
+    result = run_specs(specs, client=args.cluster, refit=args.refit,
+                       progress=_progress(args.quiet), out=args.out,
+                       progressbar=_progressbar(args.quiet) and args.cluster is None)
     failed: list[str] = []
-    for i, spec in enumerate(specs, start=1):
-        if say is not None and several:
-            say(f"[{i}/{len(specs)}] {spec.label}")
-        fit = run_spec(spec, refit=args.refit, progress=say,
-                       out=_out_for(args.out, spec, several),
-                       progressbar=_progressbar(args.quiet))
+    for i, fit in sorted(result.runs.items()):
+        spec = specs[i]
         if several:
             print(f"== {spec.label} ({fit.run_dir})")
         print(str(fit.summary()).rstrip("\n"))
-        if several and i < len(specs):
+        if several and i < len(specs) - 1:
             print()
         diag = fit.diagnostics()
         if args.strict and not diag.get("ok", False):
             failed.append(str(diagnostics_error(spec.label, diag, fit.run_dir)))
+    result.raise_failures()
     if failed:
         raise DiagnosticsError("\n".join(failed))
     return EXIT_OK
@@ -143,7 +139,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from hiermodel.runs import run_compare
 
     comparison = run_compare(spec, out=args.out, progress=_progress(args.quiet),
-                             progressbar=_progressbar(args.quiet))
+                             progressbar=_progressbar(args.quiet) and args.cluster is None,
+                             client=args.cluster)
     print(str(comparison).rstrip("\n"))
     return EXIT_OK
 
@@ -218,6 +215,12 @@ def _sub(subs: Any, name: str, help_text: str, example: str) -> argparse.Argumen
     return parser
 
 
+def _cluster_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cluster", metavar="ADDRESS", help="run the independent fits as Dask "
+                        "tasks: a scheduler address (tcp://host:8786) or local[:N] for N local "
+                        "worker processes (default 2); needs hiermodel[dask]; docs/cluster.md")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``hiermodel`` argument parser (all subcommands)."""
     from hiermodel import __version__
@@ -255,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "same spec and data exists")
     p.add_argument("--strict", action="store_true", help="exit with code 2 if the convergence "
                    "diagnostics fail (max R-hat > 1.01, bulk ESS < 400 or divergences)")
+    _cluster_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress messages or progress bars")
     p.set_defaults(func=cmd_fit)
 
@@ -265,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "sets variants and options")
     p.add_argument("--out", metavar="DIR", help="output directory instead of the spec's "
                    "[output] dir; the comparison goes to DIR/compare")
+    _cluster_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress messages or progress bars")
     p.set_defaults(func=cmd_compare)
 
@@ -309,7 +314,8 @@ def _quiet_libraries() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 user error, 2 failed diagnostics under
-    ``--strict``, 70 internal error with its traceback, 130 interrupted)."""
+    ``--strict``, 3 some of several fits failed, 70 internal error with its traceback, 130
+    interrupted)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -343,5 +349,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = ["EXIT_DIAGNOSTICS", "EXIT_ERROR", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK",
+           "EXIT_SOME_FAILED",
            "build_parser",
            "main"]

@@ -82,6 +82,18 @@ class RunError(HiermodelError):
     """A run directory is missing, incomplete or unreadable."""
 
 
+class ClusterError(HiermodelError):
+    """A Dask cluster cannot be reached or used (``--cluster`` / ``client=``), or the optional
+    ``hiermodel[dask]`` extra is not installed."""
+
+
+class SomeFailedError(HiermodelError):
+    """Several independent fits ran and some of them failed; the others completed and were
+    written. The message lists each failure (exit code 3)."""
+
+    exit_code = 3
+
+
 class InternalError(RuntimeError):
     """A bug in hiermodel: an internal invariant does not hold (never the user's fault)."""
 
@@ -97,6 +109,7 @@ def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:
 
 __all__ = [
     "BuildError",
+    "ClusterError",
     "CompareError",
     "DataError",
     "DiagnosticsError",
@@ -107,6 +120,7 @@ __all__ = [
     "InternalError",
     "PriorError",
     "RunError",
+    "SomeFailedError",
     "SpecError",
     "did_you_mean",
 ]
