@@ -143,8 +143,10 @@ class TaskPool:
             future.release()
             if progress is not None:
                 state = "done" if outcome.ok else "FAILED"
-                detail = f" ({outcome.message})" if not outcome.ok else ""
-                progress(f"{done}/{len(tasks)} {what} {state}: {task.name}{detail}")
+                why = outcome.message.removeprefix(f"{task.name}: ")
+                detail = f": {why}" if not outcome.ok else ""
+                progress(f"{done}/{len(tasks)} {what} {state}: {task.name} (after "
+                         f"{outcome.seconds:.1f} s{detail})")
             yield outcome
 
 
