@@ -226,7 +226,7 @@ def test_compare_on_a_cluster_equals_serial(sleepstudy: pd.DataFrame, client: An
 
 
 @pytest.mark.fit
-def test_run_compare_takes_a_local_cluster_address(tmp_path: Path) -> None:
+def test_run_compare_takes_a_scheduler_address(tmp_path: Path, client: Any) -> None:
     path = tmp_path / "cmp.toml"
     path.write_text(textwrap.dedent("""\
         [data]
@@ -245,7 +245,7 @@ def test_run_compare_takes_a_local_cluster_address(tmp_path: Path) -> None:
         [compare]
         logo = false
         """), encoding="utf-8")
-    comparison = run_compare(path, out=tmp_path / "out", client="local:2")
+    comparison = run_compare(path, out=tmp_path / "out", client=client.scheduler.address)
     assert set(comparison.fits) == {"pooled", "unpooled", "hierarchical"}
     assert (tmp_path / "out" / "compare" / MANIFEST).is_file()
     assert comparison.settings["seed"] == spec_seed(load_spec(path))
