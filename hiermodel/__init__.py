@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from hiermodel.formula.terms import ModelTerms
     from hiermodel.posterior.fitted import Fit
     from hiermodel.posterior.prior_check import PriorPredictive
-    from hiermodel.runs import RunFit
+    from hiermodel.runs import RunFit, SpecRuns
 
 try:
     __version__ = version("hiermodel")
@@ -210,6 +210,15 @@ def run_spec(spec: Spec | str, refit: bool = False, strict: bool = False, **kwar
     return _run_spec(spec, refit=refit, strict=strict, **kwargs)
 
 
+def run_specs(specs: Sequence[Spec | str], client: Any = None, **kwargs: Any) -> SpecRuns:
+    """Fit several spec files, in this process or as Dask tasks (``client="local:2"``, a
+    scheduler address or a ``distributed.Client``); one failed spec does not stop the others
+    (see :func:`hiermodel.runs.run_specs`)."""
+    from hiermodel.runs import run_specs as _run_specs
+
+    return _run_specs(specs, client=client, **kwargs)
+
+
 def load_run(path: str) -> RunFit:
     """A stored run as a fit object (``summary``, ``fixef``, ...) without refitting."""
     from hiermodel.runs import load_run as _load_run
@@ -250,6 +259,7 @@ __all__ = [
     "prior_predictive",
     "priors",
     "run_spec",
+    "run_specs",
     "set_prior",
     "translate",
 ]

@@ -34,6 +34,7 @@ log = logging.getLogger("hiermodel.cli")
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_DIAGNOSTICS = 2
+EXIT_SOME_FAILED = 3
 EXIT_INTERNAL = 70  # sysexits EX_SOFTWARE: an InternalError, i.e. a bug in hiermodel
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
@@ -44,6 +45,8 @@ exit codes:
   {EXIT_ERROR}    user error (bad spec, formula, data, priors, missing run, bad arguments)
   {EXIT_DIAGNOSTICS}    fit --strict: a fit failed the convergence checks (R-hat, ESS, divergences,
        tree depth, E-BFMI); the run is still written
+  {EXIT_SOME_FAILED}    fit with several specs: some failed (each named with its error); the
+       others completed and were written
   {EXIT_INTERNAL}   internal error: a bug in hiermodel (the traceback is printed)
   {EXIT_INTERRUPTED}  interrupted by SIGINT (Ctrl-C); no partial run is left
   {EXIT_TERMINATED}  terminated by SIGTERM (timeout, a scheduler); no partial run is left
@@ -80,13 +83,6 @@ def _display(args: argparse.Namespace) -> Iterator[None]:
 def _progressbar(args: argparse.Namespace) -> bool:
     """The samplers' own progress bars: only with --verbose, on a terminal."""
     return bool(getattr(args, "verbose", False)) and sys.stderr.isatty()
-
-
-def _out_for(out: str | None, spec: Any, several: bool) -> Path | None:
-    """``--out DIR`` for one spec, ``DIR/<spec stem>`` for each of several."""
-    if out is None:
-        return None
-    return Path(out) / spec.name if several else Path(out)
 
 
 def _load_all(paths: Sequence[str]) -> list[Any]:
@@ -131,33 +127,35 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    """Fit each spec into its run directory (reusing unchanged runs)."""
+    """Fit each spec into its run directory (reusing unchanged runs), in this process or on a
+    Dask cluster (``--cluster``); the others go on when one fails."""
     specs = _load_all(args.specs)  # validate every spec before importing PyMC or sampling
-    from hiermodel.console import Reporter
-    from hiermodel.runs import diagnostics_error, run_spec
+    from hiermodel.runs import diagnostics_error, run_specs
 
     several = len(specs) > 1
+    try:
+        with _display(args):
+            result = run_specs(specs, client=args.cluster, refit=args.refit, out=args.out,
+                               progressbar=_progressbar(args) and args.cluster is None)
+    except KeyboardInterrupt as exc:
+        stage = getattr(exc, "what", "") or "fitting"
+        if not several:
+            stage += f" of {specs[0].label}"
+        raise Interrupted(getattr(exc, "signum", signal.SIGINT),
+                          f"{stage}; no run was written for it and earlier runs are "
+                          "unchanged") from None
     failed: list[str] = []
-    for i, spec in enumerate(specs, start=1):
-        try:
-            with _display(args):
-                if several:
-                    Reporter().note(f"[{i}/{len(specs)}] {spec.label}")
-                fit = run_spec(spec, refit=args.refit, out=_out_for(args.out, spec, several),
-                               progressbar=_progressbar(args))
-        except KeyboardInterrupt as exc:
-            stage = getattr(exc, "what", "") or "fitting"
-            raise Interrupted(getattr(exc, "signum", signal.SIGINT),
-                              f"{stage} of {spec.label}; no run was written for it and "
-                              "earlier runs are unchanged") from None
+    for i, fit in sorted(result.runs.items()):
+        spec = specs[i]
         if several:
             print(f"== {spec.label} ({fit.run_dir})")
         print(str(fit.summary()).rstrip("\n"))
-        if several and i < len(specs):
+        if several and i < len(specs) - 1:
             print()
         table = fit.checks()
         if args.strict and (table["status"] == "failed").any():
             failed.append(str(diagnostics_error(spec.label, table, fit.run_dir)))
+    result.raise_failures()
     if failed:
         raise ConvergenceError("\n".join(failed))
     return EXIT_OK
@@ -169,7 +167,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from hiermodel.runs import compare_dir, run_compare
 
     with _display(args):
-        comparison = run_compare(spec, out=args.out, progressbar=_progressbar(args))
+        comparison = run_compare(spec, out=args.out,
+                                 progressbar=_progressbar(args) and args.cluster is None,
+                                 client=args.cluster)
     target = compare_dir(spec, args.out)
     if args.quiet:
         print(target)
@@ -297,6 +297,12 @@ def _output_options(parser: argparse.ArgumentParser, quiet: str) -> None:
                        "plus the samplers' own log lines and progress bars (PyMC, nutpie)")
 
 
+def _cluster_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cluster", metavar="ADDRESS", help="run the independent fits as Dask "
+                        "tasks: a scheduler address (tcp://host:8786) or local[:N] for N local "
+                        "worker processes (default 2); needs hiermodel[dask]; docs/cluster.md")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``hiermodel`` argument parser (all subcommands)."""
     from hiermodel import __version__
@@ -335,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit with code 2 if a convergence "
                    "check fails (R-hat > 1.01, bulk or tail ESS < 100 per chain, divergences, "
                    "tree depth saturation, E-BFMI < 0.2)")
+    _cluster_option(p)
     _output_options(p, quiet="no progress, no library logging; the summary is still printed")
     p.set_defaults(func=cmd_fit)
 
@@ -345,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "sets variants and options")
     p.add_argument("--out", metavar="DIR", help="output directory instead of the spec's "
                    "[output] dir; the comparison goes to DIR/compare")
+    _cluster_option(p)
     _output_options(p, quiet="print only where the comparison was written and the verdict")
     p.set_defaults(func=cmd_compare)
 
@@ -402,7 +410,8 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 user error, 2 failed diagnostics under
-    ``--strict``, 70 internal error with its traceback, 130 SIGINT, 143 SIGTERM).
+    ``--strict``, 3 some of several fits failed, 70 internal error with its traceback, 130
+    SIGINT, 143 SIGTERM).
 
     SIGTERM raises :class:`~hiermodel.errors.Interrupted` like Ctrl-C does, so cleanup runs
     (temporary run directories are removed, sampler workers stopped) before the exit."""
@@ -446,5 +455,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = ["EXIT_DIAGNOSTICS", "EXIT_ERROR", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK",
-           "EXIT_TERMINATED", "build_parser",
+           "EXIT_SOME_FAILED", "EXIT_TERMINATED", "build_parser",
            "main"]

@@ -115,6 +115,18 @@ class RunError(HiermodelError):
     """A run directory is missing, incomplete or unreadable."""
 
 
+class ClusterError(HiermodelError):
+    """A Dask cluster cannot be reached or used (``--cluster`` / ``client=``), or the optional
+    ``hiermodel[dask]`` extra is not installed."""
+
+
+class SomeFailedError(HiermodelError):
+    """Several independent fits ran and some of them failed; the others completed and were
+    written. The message lists each failure (exit code 3)."""
+
+    exit_code = 3
+
+
 class InternalError(RuntimeError):
     """A bug in hiermodel: an internal invariant does not hold (never the user's fault)."""
 
@@ -130,6 +142,7 @@ def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> str:
 
 __all__ = [
     "BuildError",
+    "ClusterError",
     "CompareError",
     "ConvergenceError",
     "ConvergenceWarning",
@@ -144,6 +157,7 @@ __all__ = [
     "Interrupted",
     "PriorError",
     "RunError",
+    "SomeFailedError",
     "SpecError",
     "did_you_mean",
 ]

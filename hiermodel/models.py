@@ -107,11 +107,25 @@ class Model:
 
         return prior_predictive_check(self, draws=draws, seed=seed)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as the arguments of :func:`model` and rebuilt from them on unpickling (the
+        PyMC graph holds objects that do not pickle); this is how a fitted model comes back
+        from a Dask worker (:mod:`hiermodel.cluster`)."""
+        if not self.call:
+            raise InternalError("a Model built without model() cannot be pickled: it has no "
+                                "arguments to rebuild from")
+        return _rebuild, (self.call,)
+
     def __repr__(self) -> str:
         return (
             f"<hiermodel.Model {self.formula!r} family={self.family.name} "
             f"n={self.prepared.n}>"
         )
+
+
+def _rebuild(call: dict[str, Any]) -> Model:
+    """The :class:`Model` that ``model(**call)`` builds (unpickling)."""
+    return model(**call)
 
 
 def _design(formula: str | Sequence[str], data: pd.DataFrame, family: str | Family,

@@ -83,7 +83,7 @@ def test_modules_stay_readable() -> None:
 # Stages from the bottom up; a module may import (at module level) only its own stage and the
 # stages below it. "base" holds what every stage may use.
 LAYERS = [
-    {"errors", "naming", "numbers", "console"},
+    {"errors", "naming", "numbers", "console", "cluster"},
     {"formula", "families", "priors", "datasets"},
     {"data", "spec"},
     {"backend"},

@@ -227,6 +227,10 @@ def sample(
     if draws < 1 or tune < 0 or chains < 1:
         raise FitError(f"draws ({draws}) and chains ({chains}) must be ≥ 1 and tune ≥ 0")
     cores = cores or min(chains, 2)
+    if backend == "pymc" and multiprocessing.current_process().daemon:
+        # a Dask worker (or a multiprocessing pool worker) is daemonic and cannot start PyMC's
+        # chain processes: run the chains one after another; the draws do not depend on cores
+        cores = 1
     pm_model = model.pymc_model
     keep = stored_variables(pm_model, model.info.latent)
     log.info("sampling %s with %s: %d chains x (%d tune + %d draws)", model.formula, backend,

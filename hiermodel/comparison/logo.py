@@ -41,6 +41,7 @@ from scipy.special import logsumexp
 
 from hiermodel.backend.design import evaluate_recipes
 from hiermodel.backend.sampling import prior_draws
+from hiermodel.cluster import Task
 from hiermodel.comparison.variants import group_x_columns, variant_kind
 from hiermodel.console import Reporter
 from hiermodel.errors import CompareError
@@ -49,6 +50,7 @@ from hiermodel.posterior.loglik import DEFAULT_CHUNK, chunk_rows, n_draws
 from hiermodel.posterior.prediction import auxiliary_draws
 
 if TYPE_CHECKING:
+    from hiermodel.cluster import TaskPool
     from hiermodel.posterior.fitted import Fit
 
 FitFn = Callable[[str, str, pd.DataFrame, int], "Fit"]
@@ -238,6 +240,85 @@ def summarize_logo(groups: pd.DataFrame) -> pd.DataFrame:
     return out.set_index("variant")
 
 
+@dataclass
+class LogoInputs:
+    """What every leave-one-group-out refit and score reads (shipped once per Dask worker):
+    see :func:`leave_one_group_out` for the fields."""
+
+    data: pd.DataFrame
+    labels: np.ndarray
+    group_columns: tuple[str, ...]
+    y: np.ndarray
+    trials: np.ndarray | None
+    refit: FitFn
+    base_seed: int
+    chunk: int | None
+    weights: np.ndarray | None
+
+
+@dataclass
+class FoldScore:
+    """One variant refitted without one fold: the held-out groups' records, the refit's
+    seconds and, when kept, the refit."""
+
+    records: list[dict[str, Any]]
+    seconds: float
+    fit: Any = None
+
+
+def training_rows(data: pd.DataFrame, labels: np.ndarray, held: list[str],
+                  group_columns: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of every group not in ``held`` (unused categories of the group dropped)."""
+    test_mask = np.isin(labels, held)
+    train = data.loc[~test_mask].copy()
+    for c in group_columns:
+        if isinstance(train[c].dtype, pd.CategoricalDtype):
+            train[c] = train[c].cat.remove_unused_categories()
+    return train.reset_index(drop=True)
+
+
+def score_fold(inputs: LogoInputs, f: int, held: list[str], name: str, formula: str,
+               train: pd.DataFrame | None = None, keep_fit: bool = False) -> FoldScore:
+    """Refit variant ``name`` without fold ``f`` (groups ``held``) and score the held-out
+    groups: the task that runs in-process or on a Dask worker. ``train`` defaults to
+    :func:`training_rows`."""
+    labels, y, trials, weights = inputs.labels, inputs.y, inputs.trials, inputs.weights
+    if train is None:
+        train = training_rows(inputs.data, labels, held, inputs.group_columns)
+    t0 = time.perf_counter()
+    try:
+        fit = inputs.refit(name, formula, train, f)
+    except Exception as exc:
+        raise CompareError(f"leave-one-group-out refit of '{name}' without "
+                           f"{held} failed: {exc}") from exc
+    seconds = time.perf_counter() - t0
+    predictor = NewGroupPredictor(fit, inputs.group_columns, train, seed=inputs.base_seed + f)
+    fold_seed = inputs.base_seed + 1000 * (f + 1)
+    # unpooled: independent prior draws for every held-out group, in one call
+    b_prior = predictor.prior_draws(len(held), fold_seed)
+    records: list[dict[str, Any]] = []
+    for j, g in enumerate(held):
+        pos = np.flatnonzero(labels == g)
+        group_seed = fold_seed + j
+        try:
+            rec = held_out_density(predictor, inputs.data.iloc[pos], y[pos],
+                                   None if trials is None else trials[pos], group_seed,
+                                   inputs.chunk, None if b_prior is None else b_prior[j],
+                                   None if weights is None else weights[pos])
+        except CompareError:
+            raise
+        except Exception as exc:
+            raise CompareError(f"leave-one-group-out: variant '{name}' cannot predict "
+                               f"held-out group '{g}': {exc}") from exc
+        records.append({"group": g, "variant": name, "fold": f, "seed": group_seed,
+                        "prior_seed": fold_seed, "prior_block": j, **rec})
+    return FoldScore(records, seconds, fit if keep_fit else None)
+
+
+def _held_text(held: list[str]) -> str:
+    return held[0] if len(held) == 1 else f"{len(held)} groups"
+
+
 def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np.ndarray,
                         group_columns: tuple[str, ...], y: np.ndarray,
                         trials: np.ndarray | None, refit: FitFn, max_groups: int = 12,
@@ -245,12 +326,15 @@ def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np
                         chunk: int | None = DEFAULT_CHUNK,
                         progress: Callable[[str], None] | None = None,
                         keep_fits: bool = False, folds: int | None = None,
-                        weights: np.ndarray | None = None) -> LogoResult:
+                        weights: np.ndarray | None = None,
+                        pool: TaskPool | None = None) -> LogoResult:
     """Refit every variant without each fold of groups and score the held-out groups.
 
     ``data`` is positionally indexed and aligned with ``labels`` (group label per row), ``y``,
     ``trials`` and ``weights`` (the response and observation weights as the models see
     them). ``refit(name, formula, train, fold)`` returns a :class:`~hiermodel.posterior.fitted.Fit`.
+    ``pool`` (:class:`~hiermodel.cluster.TaskPool`) runs every (fold, variant) as a Dask task
+    (:func:`score_fold`, the inputs shipped once per worker); the result equals the serial one.
     """
     labels = np.asarray(labels).astype(str)
     sizes = pd.Series(labels).value_counts(sort=False)
@@ -259,54 +343,42 @@ def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np
         raise CompareError(f"leave-one-group-out needs at least 3 groups (have {len(sizes)})")
     fold_list, exact = assign_folds(sizes, max_groups, mode, seed, folds)
     base_seed = 0 if seed is None else int(seed)
-    records: list[dict[str, Any]] = []
-    kept: dict[tuple[int, str], Any] = {}
-    refit_seconds = dict.fromkeys(formulas, 0.0)
+    inputs = LogoInputs(data, labels, group_columns, y, trials, refit, base_seed, chunk, weights)
+    scores: dict[tuple[int, str], FoldScore] = {}
     n_total = len(fold_list) * len(formulas)
-    stage = Reporter(progress).stage("LOGO", n_total)
+    reporter = Reporter(progress)
+    stage = reporter.stage("LOGO", n_total)
     step = 0
     t_start = time.perf_counter()
-    for f, held in enumerate(fold_list):
-        test_mask = np.isin(labels, held)
-        train = data.loc[~test_mask].copy()
-        for c in group_columns:
-            if isinstance(train[c].dtype, pd.CategoricalDtype):
-                train[c] = train[c].cat.remove_unused_categories()
-        train = train.reset_index(drop=True)
-        for name, formula in formulas.items():
-            step += 1
-            what = held[0] if len(held) == 1 else f"{len(held)} groups"
-            t0 = time.perf_counter()
-            try:
+    if pool is None:
+        for f, held in enumerate(fold_list):
+            train = training_rows(data, labels, held, group_columns)
+            for name, formula in formulas.items():
+                step += 1
+                what = _held_text(held)
                 with stage.step(f"{name} without {what}",
                                 f"leave-one-group-out: refitting {name} without {what} "
                                 f"({step}/{n_total})"):
-                    fit = refit(name, formula, train, f)
-            except Exception as exc:
-                raise CompareError(f"leave-one-group-out refit of '{name}' without "
-                                   f"{held} failed: {exc}") from exc
-            refit_seconds[name] += time.perf_counter() - t0
-            if keep_fits:
-                kept[(f, name)] = fit
-            predictor = NewGroupPredictor(fit, group_columns, train, seed=base_seed + f)
-            fold_seed = base_seed + 1000 * (f + 1)
-            # unpooled: independent prior draws for every held-out group, in one call
-            b_prior = predictor.prior_draws(len(held), fold_seed)
-            for j, g in enumerate(held):
-                pos = np.flatnonzero(labels == g)
-                group_seed = fold_seed + j
-                try:
-                    rec = held_out_density(predictor, data.iloc[pos], y[pos],
-                                           None if trials is None else trials[pos], group_seed,
-                                           chunk, None if b_prior is None else b_prior[j],
-                                           None if weights is None else weights[pos])
-                except CompareError:
-                    raise
-                except Exception as exc:
-                    raise CompareError(f"leave-one-group-out: variant '{name}' cannot predict "
-                                       f"held-out group '{g}': {exc}") from exc
-                records.append({"group": g, "variant": name, "fold": f, "seed": group_seed,
-                                "prior_seed": fold_seed, "prior_block": j, **rec})
+                    scores[(f, name)] = score_fold(inputs, f, held, name, formula, train,
+                                                   keep_fits)
+    else:
+        shared = pool.share(inputs)
+        tasks = [Task((f, name), f"{name} without {_held_text(held)}", score_fold,
+                      (shared, f, held, name, formula, None, keep_fits))
+                 for f, held in enumerate(fold_list) for name, formula in formulas.items()]
+
+        def say(message: str) -> None:
+            reporter.note(f"leave-one-group-out: {message}")
+
+        for outcome in pool.run(tasks, say, what="refits"):
+            if outcome.error is not None:
+                raise outcome.error
+            scores[outcome.key] = outcome.value  # type: ignore[index]
+    records = [r for f in range(len(fold_list)) for name in formulas
+               for r in scores[(f, name)].records]
+    refit_seconds = {name: sum(scores[(f, name)].seconds for f in range(len(fold_list)))
+                     for name in formulas}
+    kept = {k: s.fit for k, s in scores.items() if keep_fits}
     groups = pd.DataFrame(records)
     return LogoResult(groups=groups, summary=summarize_logo(groups), folds=fold_list,
                       exact=exact, fits=kept, seconds=time.perf_counter() - t_start,
@@ -315,10 +387,14 @@ def leave_one_group_out(formulas: dict[str, str], data: pd.DataFrame, labels: np
 
 __all__ = [
     "DEFAULT_FOLDS",
+    "FoldScore",
+    "LogoInputs",
     "LogoResult",
     "NewGroupPredictor",
     "assign_folds",
     "held_out_density",
     "leave_one_group_out",
+    "score_fold",
     "summarize_logo",
+    "training_rows",
 ]

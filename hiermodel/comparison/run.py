@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from hiermodel.cluster import Task, task_pool
 from hiermodel.comparison.effects import is_log_response, original_scale, resolve_effect
 from hiermodel.comparison.flags import MIN_CELL, SMALL_N
 from hiermodel.comparison.logo import DEFAULT_FOLDS, leave_one_group_out
@@ -38,6 +39,7 @@ from hiermodel.posterior.loglik import DEFAULT_CHUNK
 if TYPE_CHECKING:
     import arviz as az
 
+    from hiermodel.cluster import TaskPool
     from hiermodel.comparison.effects import EffectSpec
     from hiermodel.comparison.logo import LogoResult
     from hiermodel.comparison.pooling import GroupTable
@@ -220,33 +222,49 @@ class _Fits:
     warnings: list[str]
 
 
+def _fit_variant(name: str, formula: str, data: pd.DataFrame, sampling: _Sampling,
+                 draws: int, tune: int) -> tuple[Fit, float]:
+    """Fit one variant (and its seconds): the task that runs in-process or on a Dask worker."""
+    t0 = time.perf_counter()
+    kw = dict(sampling.fit_kw)
+    if name != "hierarchical":
+        # overrides are checked against the hierarchical model; the other variants take
+        # those that name one of their parameters (no Intercept in "0 + g", ...)
+        kw["priors"] = sampling.relaxed_priors
+    try:
+        fit = _fit(formula, data, draws=draws, tune=tune, seed=sampling.fit_seed, **kw)
+    except HiermodelError as exc:
+        if name == "hierarchical":
+            raise
+        raise CompareError(f"fitting variant '{name}' ({formula}) failed: {exc}") from exc
+    return fit, time.perf_counter() - t0
+
+
 def _fit_variants(inputs: _Inputs, sampling: _Sampling, *, draws: int, tune: int,
-                  reporter: Reporter) -> _Fits:
-    """Fit every variant with the same priors and sampler settings."""
-    fits: dict[str, Fit] = {}
+                  reporter: Reporter, pool: TaskPool | None = None) -> _Fits:
+    """Fit every variant with the same priors and sampler settings (on ``pool``'s cluster,
+    the data shipped once per worker, when given)."""
+    fitted: dict[str, tuple[Fit, float]] = {}
+    if pool is None:
+        stage = reporter.stage("fit", len(inputs.formulas))
+        for i, (name, f) in enumerate(inputs.formulas.items(), start=1):
+            with stage.step(name, f"fitting {name} ({i}/{len(inputs.formulas)}): {f}"):
+                fitted[name] = _fit_variant(name, f, inputs.data, sampling, draws, tune)
+    else:
+        data = pool.share(inputs.data)
+        tasks = [Task(name, name, _fit_variant, (name, f, data, sampling, draws, tune))
+                 for name, f in inputs.formulas.items()]
+        for outcome in pool.run(tasks, reporter.note, what="variant fits"):
+            if outcome.error is not None:
+                raise outcome.error
+            fitted[str(outcome.key)] = outcome.value
     warnings: list[str] = []
     diagnostics: dict[str, dict[str, Any]] = {}
-    fit_seconds: dict[str, float] = {}
-    stage = reporter.stage("fit", len(inputs.formulas))
-    for i, (name, f) in enumerate(inputs.formulas.items(), start=1):
-        t0 = time.perf_counter()
-        kw = dict(sampling.fit_kw)
-        if name != "hierarchical":
-            # overrides are checked against the hierarchical model; the other variants take
-            # those that name one of their parameters (no Intercept in "0 + g", ...)
-            kw["priors"] = sampling.relaxed_priors
-        try:
-            with stage.step(name, f"fitting {name} ({i}/{len(inputs.formulas)}): {f}"):
-                fits[name] = _fit(f, inputs.data, draws=draws, tune=tune,
-                                  seed=sampling.fit_seed, **kw)
-        except HiermodelError as exc:
-            if name == "hierarchical":
-                raise
-            raise CompareError(f"fitting variant '{name}' ({f}) failed: {exc}") from exc
-        fit_seconds[name] = time.perf_counter() - t0
-        diagnostics[name], w = _fit_diagnostics(name, fits[name])
+    for name in inputs.formulas:
+        diagnostics[name], w = _fit_diagnostics(name, fitted[name][0])
         warnings += w
-    return _Fits(fits=fits, diagnostics=diagnostics, seconds=fit_seconds, warnings=warnings)
+    return _Fits(fits={n: fitted[n][0] for n in inputs.formulas}, diagnostics=diagnostics,
+                 seconds={n: fitted[n][1] for n in inputs.formulas}, warnings=warnings)
 
 
 def _check_same_response(formula: str, formulas: dict[str, str],
@@ -347,7 +365,7 @@ def _leave_groups_out(inputs: _Inputs, fits: dict[str, Fit], kinds: dict[str, st
                       per_group: _PerGroup, sampling: _Sampling, y: np.ndarray, *,
                       logo: bool | str, logo_max_groups: int, logo_folds: int | None,
                       chains: int, chunk: int | None, keep_logo_fits: bool,
-                      reporter: Reporter) -> _Logo:
+                      reporter: Reporter, pool: TaskPool | None = None) -> _Logo:
     """Leave-one-group-out CV of every variant (exact or grouped K-fold), unless ``logo=False``,
     there are fewer than 3 groups or a variant uses the group both ways."""
     group, levels, formulas = inputs.group, per_group.levels, inputs.formulas
@@ -393,7 +411,7 @@ def _leave_groups_out(inputs: _Inputs, fits: dict[str, Fit], kinds: dict[str, st
             formulas, inputs.data, per_group.labels, inputs.group_cols, y, trials, refit,
             max_groups=logo_max_groups, mode=mode, seed=sampling.logo_seed, chunk=chunk,
             progress=reporter.callback, keep_fits=keep_logo_fits, folds=logo_folds,
-            weights=fits["hierarchical"].model.prepared.weights)
+            weights=fits["hierarchical"].model.prepared.weights, pool=pool)
     return _Logo(result=logo_result, skipped=logo_skipped, warnings=warnings)
 
 
@@ -446,6 +464,7 @@ def compare(
     dropna: bool = False,
     keep_logo_fits: bool = False,
     fit_options: Mapping[str, Any] | None = None,
+    client: Any = None,
 ) -> Comparison:
     """Fit pooled, unpooled and hierarchical variants of ``formula`` and compare them.
 
@@ -480,7 +499,32 @@ def compare(
     ``fit_options`` passes ``parametrization``, ``center_predictors`` (overriding the
     argument), ``compress``, ``cores``, ``target_accept`` or ``progressbar`` to every fit and
     refit.
+
+    ``client``: run the variant fits and the leave-one-group-out refits as Dask tasks —
+    ``"local"``/``"local:N"``, a scheduler address or a :class:`distributed.Client` (see
+    :mod:`hiermodel.cluster`); the data go once to each worker, and the result equals the
+    serial one (same seeds). ``None`` (default): in this process.
     """
+    with task_pool(client) as pool:
+        return _compare(formula, data, family=family, link=link, priors=priors,
+                        variants=variants, group=group, effect=effect, draws=draws, tune=tune,
+                        chains=chains, seed=seed, backend=backend, logo=logo,
+                        logo_max_groups=logo_max_groups, progress=progress,
+                        center_predictors=center_predictors, logo_folds=logo_folds,
+                        logo_draws=logo_draws, logo_tune=logo_tune, prob=prob,
+                        small_n=small_n, min_cell=min_cell, chunk=chunk, dropna=dropna,
+                        keep_logo_fits=keep_logo_fits, fit_options=fit_options, pool=pool)
+
+
+def _compare(formula: str, data: pd.DataFrame, *, family: str, link: str | None, priors: Any,
+             variants: Mapping[str, str] | None, group: str | None, effect: str | None,
+             draws: int, tune: int, chains: int, seed: int | None, backend: str,
+             logo: bool | str, logo_max_groups: int, progress: bool | Progress | None,
+             center_predictors: bool, logo_folds: int | None, logo_draws: int | None,
+             logo_tune: int | None, prob: float, small_n: int, min_cell: int,
+             chunk: int | None, dropna: bool, keep_logo_fits: bool,
+             fit_options: Mapping[str, Any] | None, pool: TaskPool | None) -> Comparison:
+    """:func:`compare` with its tasks on ``pool`` (``None``: in this process)."""
     t_start = time.perf_counter()
     reporter, options = _check_arguments(data, prob=prob, logo=logo, logo_folds=logo_folds,
                                     progress=progress, center_predictors=center_predictors,
@@ -490,7 +534,8 @@ def compare(
     sampling = _sampling(seed=seed, family=family, link=link, priors=priors, chains=chains,
                          backend=backend, options=options, draws=draws, tune=tune,
                          logo_draws=logo_draws, logo_tune=logo_tune)
-    fitted = _fit_variants(inputs, sampling, draws=draws, tune=tune, reporter=reporter)
+    fitted = _fit_variants(inputs, sampling, draws=draws, tune=tune, reporter=reporter,
+                           pool=pool)
     t_fits = time.perf_counter()
 
     fits = fitted.fits
@@ -506,7 +551,7 @@ def compare(
     held_out = _leave_groups_out(inputs, fits, kinds, per_group, sampling, y, logo=logo,
                                  logo_max_groups=logo_max_groups, logo_folds=logo_folds,
                                  chains=chains, chunk=chunk, keep_logo_fits=keep_logo_fits,
-                                 reporter=reporter)
+                                 reporter=reporter, pool=pool)
     t_logo = time.perf_counter()
 
     # assemble the result

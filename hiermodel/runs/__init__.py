@@ -28,10 +28,13 @@ needs them (``predict``, another ``prob``), and ``run.fit`` is then the in-memor
 
 Modules: :mod:`~hiermodel.runs.store` (layout, manifest, hashes, atomic writes),
 :mod:`~hiermodel.runs.stored` (:class:`RunFit`, :func:`load_run`) and
-:mod:`~hiermodel.runs.runner` (:func:`run_spec`, :func:`run_compare`).
+:mod:`~hiermodel.runs.runner` (:func:`run_spec`, :func:`run_compare`) and
+:mod:`~hiermodel.runs.batch` (:func:`run_specs`: many specs, in this process or on a Dask
+cluster).
 """
 
-from hiermodel.runs.runner import Progress, reusable, run_compare, run_spec, write_run
+from hiermodel.runs.batch import SpecRuns, run_specs
+from hiermodel.runs.runner import Progress, reusable, run_compare, run_spec, spec_seed, write_run
 from hiermodel.runs.store import (
     MANIFEST,
     REQUIRED_FILES,
@@ -52,6 +55,7 @@ __all__ = [
     "REQUIRED_FILES",
     "Progress",
     "RunFit",
+    "SpecRuns",
     "StoredSummary",
     "atomic_dir",
     "compare_dir",
@@ -67,6 +71,8 @@ __all__ = [
     "run_compare",
     "run_dir",
     "run_spec",
+    "run_specs",
+    "spec_seed",
     "stored_spec",
     "write_run",
 ]

@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from hiermodel.console import Reporter, scope
-from hiermodel.errors import RunError
+from hiermodel.errors import InternalError, RunError
 from hiermodel.posterior.fitted import Fit
 from hiermodel.runs.store import (
     FORMAT,
@@ -47,6 +48,12 @@ log = logging.getLogger("hiermodel.runs")
 Progress = Callable[[str], None]
 
 
+def tell(progress: Progress | None, message: str) -> None:
+    """Report ``message`` as a progress note (the ``progress`` callback, the listeners of
+    :mod:`hiermodel.console` and the ``hiermodel.progress`` logger)."""
+    Reporter(progress).note(message)
+
+
 def _as_spec(spec: Spec | str | Path) -> Spec:
     return spec if isinstance(spec, Spec) else load_spec(spec)
 
@@ -68,6 +75,90 @@ def reusable(directory: Path, spec_hash: str, data_digest: str) -> dict[str, Any
     return dict(manifest)
 
 
+def spec_seed(spec: Spec) -> int:
+    """The seed of a spec's fits: ``[sampler] seed``, or one derived from the spec's hash, so
+    a spec without a seed still gives the same draws on every run, serially or on a cluster."""
+    if spec.sampler.seed is not None:
+        return int(spec.sampler.seed)
+    return int(spec.hash()[:8], 16) & 0x7FFFFFFF
+
+
+@dataclass
+class RunJob:
+    """What :func:`run_spec` knows before sampling: the data, its hashes, where the run goes and
+    a reusable stored run (``manifest``)."""
+
+    spec: Spec
+    target: Path
+    frame: pd.DataFrame
+    spec_hash: str
+    data_digest: str
+    started: float
+    load_seconds: float
+    manifest: dict[str, Any] | None
+
+
+@dataclass
+class SpecFit:
+    """A spec's fit with the seconds spent building and sampling it."""
+
+    fit: Fit
+    build_seconds: float
+    sample_seconds: float
+
+
+def prepare_run(spec: Spec, refit: bool = False, out: str | Path | None = None) -> RunJob:
+    """Load the spec's data and look for a stored run of the same spec and data."""
+    target = run_dir(spec, out)
+    t0 = time.perf_counter()
+    frame = spec.load_data()
+    load_seconds = time.perf_counter() - t0
+    spec_hash, digest = spec.hash(), data_hash(frame)
+    manifest = None if refit else reusable(target, spec_hash, digest)
+    return RunJob(spec, target, frame, spec_hash, digest, t0, load_seconds, manifest)
+
+
+def fit_spec(spec: Spec, frame: pd.DataFrame, progressbar: bool = False) -> SpecFit:
+    """Build and sample a spec on ``frame`` with :func:`spec_seed`: the task that runs
+    in-process or on a Dask worker (same draws either way)."""
+    t1 = time.perf_counter()
+    built = spec.build(frame)
+    t2 = time.perf_counter()
+    kwargs = spec.sampler_kwargs()
+    kwargs["seed"] = spec_seed(spec)
+    fit = built.fit(progressbar=progressbar, **kwargs)
+    return SpecFit(fit, t2 - t1, time.perf_counter() - t2)
+
+
+def fitting_message(job: RunJob) -> str:
+    """``fitting <spec>: <formula> (4 chains x 1000 draws ...)``."""
+    spec, s = job.spec, job.spec.sampler
+    return (f"fitting {spec.label}: {spec.model.formula}  ({s.chains} chains x {s.draws} draws "
+            f"after {s.tune} tune, backend {s.backend}, seed {spec_seed(spec)}; "
+            f"{len(job.frame)} rows)")
+
+
+def reuse_run(job: RunJob, progress: Progress | None = None) -> RunFit:
+    """The stored run that :func:`prepare_run` found reusable."""
+    if job.manifest is None:
+        raise InternalError(f"{job.target}: no reusable run to load")
+    tell(progress, f"reused run {job.target} (spec and data unchanged)")
+    return RunFit(job.target, job.manifest, reused=True)
+
+
+def finish_run(job: RunJob, fitted: SpecFit, progress: Progress | None = None) -> RunFit:
+    """Write a fitted spec's run directory."""
+    timings = {"load_data": job.load_seconds, "build": fitted.build_seconds,
+               "sample": fitted.sample_seconds}
+    manifest = write_run(fitted.fit, job.spec, job.target, spec_hash=job.spec_hash,
+                         data_digest=job.data_digest, timings=timings, frame=job.frame,
+                         started=job.started)
+    verdict = problems_text(checks_from_json(manifest["checks"]))
+    tell(progress, f"wrote run {job.target} ({manifest['timings']['total']:.1f} s; diagnostics "
+                   f"{verdict if verdict == 'ok' else 'FAILED: ' + verdict})")
+    return RunFit(job.target, manifest, fit=fitted.fit)
+
+
 def run_spec(spec: Spec | str | Path, refit: bool = False, strict: bool = False,
              progress: Progress | None = None, out: str | Path | None = None,
              progressbar: bool = False) -> RunFit:
@@ -79,51 +170,20 @@ def run_spec(spec: Spec | str | Path, refit: bool = False, strict: bool = False,
     samples. ``out`` replaces the spec's output directory (the run goes to ``out/fit``).
     With ``strict``, a fit that fails the diagnostics gate raises :class:`ConvergenceError`
     (exit code 2) after the run is written. ``progress`` is called with one-line messages;
-    ``progressbar`` shows PyMC's bar while sampling.
+    ``progressbar`` shows PyMC's bar while sampling. The seed is :func:`spec_seed`.
 
     Returns a :class:`RunFit` (a :class:`~hiermodel.posterior.fitted.Fit`).
     """
-    spec = _as_spec(spec)
-    target = run_dir(spec, out)
-    t0 = time.perf_counter()
-    frame = spec.load_data()
-    t_data = time.perf_counter() - t0
-    spec_hash, digest = spec.hash(), data_hash(frame)
-
-    reporter = Reporter(progress)
-    manifest = None if refit else reusable(target, spec_hash, digest)
-    if manifest is not None:
-        reporter.note(f"reused run {target} (spec and data unchanged)")
-        result = RunFit(target, manifest, reused=True)
-        table = result.checks()
-        if strict and (table["status"] == "failed").any():
-            raise diagnostics_error(spec.label, table, target)
-        return result
-
-    t1 = time.perf_counter()
-    built = spec.build(frame)
-    t_build = time.perf_counter() - t1
-    kwargs = spec.sampler_kwargs()
-    if kwargs["seed"] is None:  # record a seed so the run can be repeated exactly
-        kwargs["seed"] = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
-    s = spec.sampler
-    t2 = time.perf_counter()
-    with reporter.stage("fit", 1).step(
-            spec.label, f"fitting {spec.label}: {spec.model.formula}  ({s.chains} chains x "
-                        f"{s.draws} draws after {s.tune} tune, backend {s.backend}, "
-                        f"seed {kwargs['seed']}; {len(frame)} rows)"):
-        fit = built.fit(progressbar=progressbar, **kwargs)
-    t_sample = time.perf_counter() - t2
-    timings = {"load_data": t_data, "build": t_build, "sample": t_sample}
-    manifest = write_run(fit, spec, target, spec_hash=spec_hash, data_digest=digest,
-                         timings=timings, frame=frame, started=t0)
-    table = checks_from_json(manifest["checks"])
-    verdict = problems_text(table)
-    reporter.note(f"wrote run {target} ({manifest['timings']['total']:.1f} s; diagnostics "
-                  f"{verdict if verdict == 'ok' else 'FAILED: ' + verdict})")
-    result = RunFit(target, manifest, fit=fit)
-    if strict and verdict != "ok":
-        raise diagnostics_error(spec.label, table, target)
+    job = prepare_run(_as_spec(spec), refit, out)
+    if job.manifest is not None:
+        result = reuse_run(job, progress)
+    else:
+        with Reporter(progress).stage("fit", 1).step(job.spec.label, fitting_message(job)):
+            fitted = fit_spec(job.spec, job.frame, progressbar)
+        result = finish_run(job, fitted, progress)
+    table = result.checks()
+    if strict and (table["status"] == "failed").any():
+        raise diagnostics_error(job.spec.label, table, job.target)
     return result
 
 
@@ -250,13 +310,16 @@ def write_run(fit: Fit, spec: Spec, target: Path, *, spec_hash: str, data_digest
 # -- comparing the variants of a spec --------------------------------------------------------------
 
 def run_compare(spec: Spec | str | Path, out: str | Path | None = None,
-                progress: Progress | None = None, progressbar: bool = False) -> Comparison:
+                progress: Progress | None = None, progressbar: bool = False,
+                client: Any = None) -> Comparison:
     """Run :func:`hiermodel.comparison.compare` on a spec: its formula, data, family, priors,
     ``[compare]`` options and ``[sampler]`` settings; write the comparison (tables, figures,
     ``report.txt``, ``manifest.json``) atomically to ``<output dir>/compare``.
 
     ``progress`` receives messages such as ``<spec label>: fitting pooled (1/3)``; the
     listeners of :mod:`hiermodel.console` receive the events tagged with the spec's label.
+    ``client`` runs the variant fits and refits as Dask tasks (see :mod:`hiermodel.cluster`);
+    the seed is :func:`spec_seed`, so the result is the same in this process and on a cluster.
     """
     from hiermodel.comparison import compare
 
@@ -290,10 +353,12 @@ def run_compare(spec: Spec | str | Path, out: str | Path | None = None,
                 spec.weighted_formula(), frame, family=m.family, link=m.link,
                 priors=spec.prior_spec(),
                 variants=dict(c.variants) or None, group=c.group, effect=c.effect,
-                draws=s.draws, tune=s.tune, chains=s.chains, seed=s.seed, backend=s.backend,
+                draws=s.draws, tune=s.tune, chains=s.chains, seed=spec_seed(spec),
+                backend=s.backend,
                 logo=c.logo, logo_max_groups=c.logo_max_groups, logo_folds=c.logo_folds,
                 logo_draws=c.logo_draws,
                 logo_tune=c.logo_tune, progress=prefixed, dropna=m.dropna, fit_options=fit_options,
+                client=client,
             )
         try:
             with atomic_dir(target) as tmp:
@@ -309,7 +374,7 @@ def run_compare(spec: Spec | str | Path, out: str | Path | None = None,
                     "data_hash": data_hash(frame),
                     "formula": m.formula,
                     "variants": dict(comparison.formulas),
-                    "seed": s.seed,
+                    "seed": spec_seed(spec),
                     "backend": s.backend,
                     "seconds": time.perf_counter() - t0,
                     "versions": package_versions(),
