@@ -69,6 +69,13 @@ class FoldRefitter:
         self.fresh: dict[str, str] = {}  # variant -> why its refits are fresh fits
         self.compile_seconds: dict[str, float] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # compiled samplers stay in their process: a Dask worker compiles its own on first use
+        state = dict(self.__dict__)
+        state["samplers"] = {}
+        state["compile_seconds"] = {}
+        return state
+
     def _shared_problem(self, name: str, full: Model) -> str | None:
         from hiermodel.backend.folds import fold_problem
 
