@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 from hiermodel.errors import (
     ConvergenceError,
+    ConvergenceWarning,
     HiermodelError,
     InternalError,
     Interrupted,
@@ -408,6 +409,19 @@ def _terminate(signum: int, frame: Any) -> None:
     raise Interrupted(signum)
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """hiermodel's own warnings (failed convergence checks) as ``warning: <message>``; any
+    other warning as Python shows it."""
+    if issubclass(category, ConvergenceWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        SHOW_WARNING(message, category, filename, lineno, file, line)
+
+
+SHOW_WARNING = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 user error, 2 failed diagnostics under
     ``--strict``, 3 some of several fits failed, 70 internal error with its traceback, 130
@@ -431,8 +445,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminate)
     try:
         with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
             if getattr(args, "quiet", False):
                 _quiet_libraries()
+                warnings.simplefilter("ignore", ConvergenceWarning)  # the summary lists them
             return int(args.func(args))
     except HiermodelError as exc:
         print(f"error: {exc}", file=sys.stderr)

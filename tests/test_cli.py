@@ -217,8 +217,11 @@ def test_fit_reuse_strict_and_report(tmp_path: Path) -> None:
     write(tmp_path, "tiny.toml", TINY)
     r = run("fit", "tiny.toml", "--out", "out", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    # what a user sees on stderr: progress lines, no Python warnings (none are filtered here)
+    # what a user sees on stderr: progress lines, no Python warnings (none are filtered here),
+    # and the failed convergence checks of this deliberately short fit (1 chain x 60 draws)
     assert "Warning" not in r.stderr, r.stderr
+    assert ("warning: the fit of Reaction ~ Days + (1 | Subject) failed "
+            in r.stderr), r.stderr
     assert r.stdout.startswith("Bayesian linear mixed model fit by hiermodel")
     assert "fitting tiny.toml: Reaction ~ Days + (1 | Subject)" in r.stderr
     target = (tmp_path / "out" / "fit").resolve()

@@ -9,9 +9,9 @@ flags, variance partition), leave-one-group-out, and assemble the
 
 from __future__ import annotations
 
-import math
 import sys
 import time
+import warnings as pywarnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from hiermodel.cluster import Task, task_pool
+from hiermodel.comparison.convergence import refit_warnings, variant_diagnostics
 from hiermodel.comparison.effects import is_log_response, original_scale, resolve_effect
 from hiermodel.comparison.flags import MIN_CELL, SMALL_N
 from hiermodel.comparison.logo import DEFAULT_FOLDS, leave_one_group_out
@@ -31,7 +32,7 @@ from hiermodel.comparison.text import priors_label
 from hiermodel.comparison.variance import variance_partition
 from hiermodel.comparison.variants import group_source_columns, resolve_variants, variant_kind
 from hiermodel.console import Reporter
-from hiermodel.errors import CompareError, HiermodelError
+from hiermodel.errors import CompareError, ConvergenceWarning, HiermodelError
 from hiermodel.families import get_family
 from hiermodel.numbers import format_seconds
 from hiermodel.posterior.loglik import DEFAULT_CHUNK
@@ -48,21 +49,6 @@ if TYPE_CHECKING:
     from hiermodel.priors import PriorSpec
 
 Progress = Callable[[str], None]
-
-
-def _fit_diagnostics(name: str, fit: Fit) -> tuple[dict[str, Any], list[str]]:
-    warnings: list[str] = []
-    try:
-        d = fit.diagnostics()
-    except Exception:  # diagnostics are a report nicety, never a reason to fail
-        return {}, warnings
-    if d.get("divergences"):
-        warnings.append(f"{name}: {d['divergences']} divergent transitions; estimates may be "
-                        "biased (more tune/draws, or a different parametrization)")
-    rhat = d.get("max_rhat", float("nan"))
-    if isinstance(rhat, float) and math.isfinite(rhat) and rhat > 1.01:
-        warnings.append(f"{name}: max R-hat {rhat:.3f} > 1.01; chains disagree (run longer)")
-    return d, warnings
 
 
 MODEL_OPTIONS = ("center_predictors", "parametrization", "compress")
@@ -232,7 +218,10 @@ def _fit_variant(name: str, formula: str, data: pd.DataFrame, sampling: _Samplin
         # those that name one of their parameters (no Intercept in "0 + g", ...)
         kw["priors"] = sampling.relaxed_priors
     try:
-        fit = _fit(formula, data, draws=draws, tune=tune, seed=sampling.fit_seed, **kw)
+        with pywarnings.catch_warnings():
+            # the comparison reports failed checks of its variants itself (_fit_diagnostics)
+            pywarnings.simplefilter("ignore", ConvergenceWarning)
+            fit = _fit(formula, data, draws=draws, tune=tune, seed=sampling.fit_seed, **kw)
     except HiermodelError as exc:
         if name == "hierarchical":
             raise
@@ -261,7 +250,7 @@ def _fit_variants(inputs: _Inputs, sampling: _Sampling, *, draws: int, tune: int
     warnings: list[str] = []
     diagnostics: dict[str, dict[str, Any]] = {}
     for name in inputs.formulas:
-        diagnostics[name], w = _fit_diagnostics(name, fitted[name][0])
+        diagnostics[name], w = variant_diagnostics(name, fitted[name][0])
         warnings += w
     return _Fits(fits={n: fitted[n][0] for n in inputs.formulas}, diagnostics=diagnostics,
                  seconds={n: fitted[n][1] for n in inputs.formulas}, warnings=warnings)
@@ -407,11 +396,14 @@ def _leave_groups_out(inputs: _Inputs, fits: dict[str, Fit], kinds: dict[str, st
             seed=sampling.logo_seed)
 
         trials = fits["hierarchical"].model.design.trials
-        logo_result = leave_one_group_out(
-            formulas, inputs.data, per_group.labels, inputs.group_cols, y, trials, refit,
-            max_groups=logo_max_groups, mode=mode, seed=sampling.logo_seed, chunk=chunk,
-            progress=reporter.callback, keep_fits=keep_logo_fits, folds=logo_folds,
-            weights=fits["hierarchical"].model.prepared.weights, pool=pool)
+        with pywarnings.catch_warnings(record=True) as caught:
+            pywarnings.simplefilter("always", ConvergenceWarning)
+            logo_result = leave_one_group_out(
+                formulas, inputs.data, per_group.labels, inputs.group_cols, y, trials, refit,
+                max_groups=logo_max_groups, mode=mode, seed=sampling.logo_seed, chunk=chunk,
+                progress=reporter.callback, keep_fits=keep_logo_fits, folds=logo_folds,
+                weights=fits["hierarchical"].model.prepared.weights, pool=pool)
+        warnings += refit_warnings(caught, len(logo_result.folds) * len(formulas))
     return _Logo(result=logo_result, skipped=logo_skipped, warnings=warnings)
 
 

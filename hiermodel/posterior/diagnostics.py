@@ -41,6 +41,7 @@ EBFMI_MIN = 0.2
 COLUMNS = ["check", "status", "value", "threshold", "parameters", "advice"]
 TARGET_ACCEPT_STEPS = (0.95, 0.99)
 MAX_LISTED = 5  # parameters named per check
+MORE_DRAWS = "more draws (draws="
 CENTER_ROWS = 10  # advise centering a non-centered group only from this many rows per level
 
 _DEPTH_HIT = ("reached_max_treedepth", "maxdepth_reached")  # PyMC, nutpie
@@ -311,7 +312,7 @@ def advise(check: str, parameters: list[str], context: GateContext, value: float
         else:
             scale = threshold / value if value > 0 else 4.0
             draws = int(math.ceil(context.draws * min(scale * 1.2, 10.0) / 100.0) * 100)
-            out.append(f"more draws (draws={max(draws, context.draws + 100)})")
+            out.append(f"{MORE_DRAWS}{max(draws, context.draws + 100)})")
         out += [_prior_advice(g, context) for g in groups
                 if context.levels.get(g, math.inf) < 10 or flipped(g, context) is None]
     return "; ".join(a for a in out if a)
@@ -381,6 +382,10 @@ def failure_lines(table: pd.DataFrame) -> list[str]:
         lines.append(f"{row.check} {_value(str(row.check), float(row.value))} (needs "
                      f"{_condition(str(row.check), float(row.threshold))}{where})")
         advice += [a for a in str(row.advice).split("; ") if a and a not in advice]
+    draws = [a for a in advice if a.startswith(MORE_DRAWS)]
+    if len(draws) > 1:  # bulk and tail ESS each ask for draws: say the larger number once
+        most = max(draws, key=lambda a: int(a[len(MORE_DRAWS):].rstrip(")")))
+        advice = [a for a in advice if a not in draws or a == most]
     if advice:
         lines += ["what to do:", *(f"- {a}" for a in advice)]
     return lines
