@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hiermodel.cluster import Task, first_line, task_pool
+from hiermodel.console import Reporter
 from hiermodel.errors import SomeFailedError
 from hiermodel.runs.runner import (
     Progress,
@@ -84,6 +85,7 @@ def run_specs(specs: Sequence[Spec | str | Path], client: Any = None, refit: boo
     loaded = [s if isinstance(s, Spec) else load_spec(s) for s in specs]
     result = SpecRuns(loaded)
     several = len(loaded) > 1
+    stage = Reporter(progress).stage("fit", len(loaded))  # one timed step per in-process fit
     with task_pool(client) as pool:
         jobs: dict[int, RunJob] = {}
         for i, spec in enumerate(loaded):
@@ -94,8 +96,8 @@ def run_specs(specs: Sequence[Spec | str | Path], client: Any = None, refit: boo
                 if job.manifest is not None:
                     result.runs[i] = reuse_run(job, progress)
                 elif pool is None:
-                    tell(progress, fitting_message(job))
-                    fitted = fit_spec(spec, job.frame, progressbar)
+                    with stage.step(spec.label, fitting_message(job)):
+                        fitted = fit_spec(spec, job.frame, progressbar)
                     result.runs[i] = finish_run(job, fitted, progress)
                 else:
                     jobs[i] = job
