@@ -174,5 +174,6 @@ def test_fit_report_in_chromium(driver: Any, compared: tuple[Comparison, Path],
     rows = driver.find_elements(By.CSS_SELECTOR, "#group-table-1 tbody tr")
     assert len(rows) == 30
     checks = driver.find_elements(By.CSS_SELECTOR, "#checks-table tbody tr")
+    # the convergence gate's table, every check in its order
     assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in checks] == [
-        "max R-hat", "min bulk ESS", "min tail ESS", "divergences"]
+        "max R-hat", "min bulk ESS", "min tail ESS", "divergences", "tree depth", "min E-BFMI"]
