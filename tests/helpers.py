@@ -79,3 +79,19 @@ def fixed_fit(model: Any, seed: int = 0, chains: int = 2, draws: int = 150,
             post[a] = np.abs(rng.normal(1.0, 0.1, shape))
     idata = az.from_dict(posterior=post, dims=dims, coords=coords)
     return Fit(model, idata, {})
+
+
+# a one-chain, 60-draw sleepstudy spec: the smallest real fit the CLI and report tests run
+TINY = """\
+[data]
+dataset = "sleepstudy"
+
+[model]
+formula = "Reaction ~ Days + (1 | Subject)"
+
+[sampler]
+chains = 1
+draws = 60
+tune = 60
+seed = 3
+"""

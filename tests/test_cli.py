@@ -15,6 +15,7 @@ import pytest
 import hiermodel as hm
 from hiermodel import cli
 from hiermodel.errors import InternalError
+from tests.helpers import TINY
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,21 +33,6 @@ def write(directory: Path, name: str, text: str) -> Path:
     path = directory / name
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
-
-
-TINY = """\
-[data]
-dataset = "sleepstudy"
-
-[model]
-formula = "Reaction ~ Days + (1 | Subject)"
-
-[sampler]
-chains = 1
-draws = 60
-tune = 60
-seed = 3
-"""
 
 
 # -- no sampling ---------------------------------------------------------------------------------

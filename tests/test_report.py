@@ -22,6 +22,7 @@ from hiermodel.posterior.fitted import Fit
 from hiermodel.report.fit_data import fit_report
 from hiermodel.report.html import table
 from hiermodel.runs import run_spec
+from tests.helpers import TINY
 
 EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']?(https?:|//|file:)|<script|@import|url\(""",
                       re.IGNORECASE)
@@ -131,21 +132,6 @@ def test_report_without_dot_says_why(hand_fit: Fit, monkeypatch: pytest.MonkeyPa
 
 
 # -- a stored run ----------------------------------------------------------------------------------
-
-TINY = """\
-[data]
-dataset = "sleepstudy"
-
-[model]
-formula = "Reaction ~ Days + (1 | Subject)"
-
-[sampler]
-chains = 1
-draws = 60
-tune = 60
-seed = 3
-"""
-
 
 @pytest.mark.fit
 def test_run_dir_report_is_written_and_rewritten(tmp_path: Path,

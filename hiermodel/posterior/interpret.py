@@ -40,16 +40,15 @@ draws. Results are :class:`Effects`: ``.frame`` (grid columns, ``estimate``, ``l
 from __future__ import annotations
 
 import itertools
-from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from hiermodel.errors import DataError, did_you_mean
+from hiermodel.posterior.drawn import Drawn
 
 if TYPE_CHECKING:
     from hiermodel.posterior.fitted import Fit
@@ -58,35 +57,6 @@ KINDS = ("response", "link")
 COMPARISONS = ("difference", "ratio")
 N_CURVE = 50
 EPS_SCALE = 1e-4
-
-
-class Drawn(ABC):
-    """A result with a Matplotlib figure drawn on first access (``.figure``, ``.plot()``,
-    ``.save()``)."""
-
-    _figure: Any = None
-
-    @abstractmethod
-    def draw(self) -> Any:
-        """A new Matplotlib figure of the result."""
-
-    @property
-    def figure(self) -> Any:
-        """The Matplotlib figure (drawn on first access)."""
-        if self._figure is None:
-            self._figure = self.draw()
-        return self._figure
-
-    def plot(self) -> Any:
-        """The figure (as ``.figure``); ``matplotlib.pyplot.show()`` displays it."""
-        return self.figure
-
-    def save(self, path: str | Path, dpi: int = 80) -> Path:
-        """Write the figure to ``path`` (format from the suffix, e.g. ``.png``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.figure.savefig(path, dpi=dpi, bbox_inches="tight")
-        return path
 
 
 @dataclass(repr=False, eq=False)
@@ -479,6 +449,6 @@ def conditional_effects(fit: Fit, effects: Sequence[str] | None = None, re_form:
 
 
 __all__ = ["COMPARISONS", "EPS_SCALE", "KINDS", "N_CURVE", "ConditionalEffects", "Contrast",
-           "Drawn", "Effects", "comparisons", "conditional_effects", "contrasts",
+           "Effects", "comparisons", "conditional_effects", "contrasts",
            "default_values", "main_effects", "predictions", "predictor_columns",
            "reference_values", "training_data", "value_grid"]

@@ -34,13 +34,13 @@ draw (the importance weights belong to the full set).
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from hiermodel.errors import DataError, did_you_mean
+from hiermodel.posterior.drawn import Drawn
 
 if TYPE_CHECKING:
     from hiermodel.posterior.fitted import Fit
@@ -190,7 +190,7 @@ def group_labels(fit: Fit, group: str) -> np.ndarray:
                     f"{did_you_mean(group, known)}")
 
 
-class PPCheck:
+class PPCheck(Drawn):
     """The numbers of one posterior predictive check and its figure (see module docstring)."""
 
     def __init__(self, kind: str, observed: np.ndarray, replicated: np.ndarray,
@@ -210,7 +210,6 @@ class PPCheck:
         self.edges = edges
         self.log_weights = log_weights
         self.discrete = discrete
-        self._figure: Any = None
 
     @property
     def levels(self) -> list[str]:
@@ -225,25 +224,11 @@ class PPCheck:
             return float(self.table["p_value"].iloc[0])
         return self.table.set_index("level")["p_value"]
 
-    @property
-    def figure(self) -> Any:
-        """The Matplotlib figure (drawn on first access)."""
-        if self._figure is None:
-            from hiermodel.posterior.ppc_plots import draw
+    def draw(self) -> Any:
+        """A new Matplotlib figure of the check (:mod:`hiermodel.posterior.ppc_plots`)."""
+        from hiermodel.posterior.ppc_plots import draw
 
-            self._figure = draw(self)
-        return self._figure
-
-    def plot(self) -> Any:
-        """The figure (as ``.figure``); ``matplotlib.pyplot.show()`` displays it."""
-        return self.figure
-
-    def save(self, path: str | Path, dpi: int = 80) -> Path:
-        """Write the figure to ``path`` (format from the suffix, e.g. ``.png``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.figure.savefig(path, dpi=dpi, bbox_inches="tight")
-        return path
+        return draw(self)
 
     def __repr__(self) -> str:
         what = f"kind={self.kind!r}" + (f", stat={self.stat!r}" if self.stat else "")
