@@ -52,6 +52,7 @@ vars_ = [v for v in fit.idata.posterior.data_vars if not v.startswith(("r_", "a_
 s = az.summary(fit.idata, var_names=vars_, kind="diagnostics")
 print("LOOPJSON " + json.dumps({{"import": t1 - t0, "build": t2 - t1, "fit": t3 - t2,
     "sampling": fit.sampler["seconds"], "backend": fit.sampler["backend"],
+    "compile": fit.sampler.get("compile_seconds"),
     "ess": float(s["ess_bulk"].min()), "rhat": float(s["r_hat"].max())}}))
 """
 
@@ -89,7 +90,9 @@ def run(cmd: list[str], pythonpath: Path, timeout: float) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(pythonpath), MPLBACKEND="Agg")
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        # cwd is the tree under test: ``python -c`` puts the cwd first on sys.path
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                cwd=pythonpath)
         deadline = start + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -131,19 +134,25 @@ def fmt(x: Any, digits: int = 1) -> str:
     return f"{x:,.{digits}f}" if isinstance(x, float) else str(x)
 
 
+def ess_per_s(r: dict[str, Any]) -> float:
+    return float(r.get("ess", float("nan")) / r["fit"]) if "fit" in r else float("nan")
+
+
 def row(name: str, r: dict[str, Any], ref: dict[str, Any] | None) -> str:
     ratio = f"{r['wall'] / ref['wall']:.2f}" if ref else "1.00"
-    ess_s = r.get("ess", float("nan")) / r["fit"] if "fit" in r else float("nan")
-    cells = [name, fmt(r["wall"]), ratio, fmt(r.get("build"), 2), fmt(r.get("fit")),
-             fmt(r.get("sampling")), fmt(r.get("ess"), 0), fmt(ess_s), fmt(r.get("rhat"), 3),
+    ess_ratio = f"{ess_per_s(r) / ess_per_s(ref):.2f}" if ref else "1.00"
+    cells = [name, fmt(r["wall"]), ratio, fmt(r.get("build"), 2), fmt(r.get("compile") or "–"),
+             fmt(r.get("fit")), fmt(r.get("sampling")), r.get("backend", "–"),
+             fmt(r.get("ess"), 0), fmt(ess_per_s(r)), ess_ratio, fmt(r.get("rhat"), 3),
              fmt(r.get("leave-one-group-out")), fmt(r["rss_mb"], 0),
              "" if r["rc"] == 0 else f"exit {r['rc']}"]
     return "| " + " | ".join(cells) + " |"
 
 
-HEADER = ("| system | wall s | wall ratio | build s | fit s (compile+tune+sample) | sampling s | "
-          "min bulk ESS | ESS/s | max R-hat | LOGO s | peak RSS MB | note |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| system | wall s | wall ratio | build s | compile s | fit s (compile+tune+sample) | "
+          "sampling s | backend | min bulk ESS | ESS/s | ESS/s ratio | max R-hat | LOGO s | "
+          "peak RSS MB | note |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main() -> None:
@@ -182,7 +191,8 @@ def main() -> None:
             print(f"running {workload}: {name} ...", flush=True)
             results.setdefault(workload, []).append((name, run(cmd, path, args.timeout)))
     for workload, rows in results.items():
-        print(f"\n{workload} (ratios: wall / the first system's)\n{HEADER}")
+        print(f"\n{workload} (ratios: wall and ESS/s / the first system's; compile: nutpie's "
+              f"numba compile, inside fit; PyMC compiles inside its sampling)\n{HEADER}")
         ref = rows[0][1]
         for name, r in rows:
             print(row(name, r, None if r is ref else ref))

@@ -209,13 +209,13 @@ def test_compare_on_a_cluster_equals_serial(sleepstudy: pd.DataFrame, client: An
     data = sleepstudy[sleepstudy["Subject"].astype(str).isin(
         sorted(sleepstudy["Subject"].astype(str).unique())[:6])].reset_index(drop=True)
     options: dict[str, Any] = {"draws": 60, "tune": 60, "chains": 2, "seed": 11,
-                               "backend": "pymc", "logo": "kfold", "logo_folds": 3}
+                               "backend": "pymc", "logo": "kfold", "logo_folds": 2}
     serial = hm.compare("Reaction ~ Days + (1 | Subject)", data, **options)
     messages: list[str] = []
     spread = hm.compare("Reaction ~ Days + (1 | Subject)", data, client=client,
                         progress=messages.append, **options)
     assert any("3/3 variant fits done" in m for m in messages), messages
-    assert any("leave-one-group-out: 9/9 refits done" in m for m in messages), messages
+    assert any("leave-one-group-out: 6/6 refits done" in m for m in messages), messages
     for name, fit in serial.fits.items():
         other = spread.fits[name].idata.posterior
         for var, values in fit.idata.posterior.data_vars.items():

@@ -141,8 +141,11 @@ def _z(row: pd.Series, truth: float) -> float:
 @pytest.mark.parametrize(("family", "aux"), RECOVERY, ids=[f for f, _ in RECOVERY])
 def test_simulation_recovery(family: str, aux: dict[str, float]) -> None:
     df = _simulated(family, aux, seed=7)
+    # remedy=True: a fit that fails the convergence gate is refitted once with its advice, as a
+    # user would (the gamma case mixes slowly non-centered: R-hat 1.055 on one machine, under
+    # 1.05 on another with the same seed)
     fit = hm.fit("y ~ x + (1|g)", df, family=family, draws=500, tune=700, chains=4, seed=3,
-                 backend="pymc")
+                 backend="pymc", remedy=True)
     fe = fit.fixef()
     for term in ("(Intercept)", "x"):
         assert _z(fe.loc[term], TRUE[term]) < 4.5, (term, fe.loc[term].to_dict())
