@@ -176,6 +176,17 @@ def test_a_spec_without_its_run_is_not_complete(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interruptible_raises_even_when_the_sampler_swallows_it(signum: int) -> None:
+    # a terminal's Python: SIGINT raises KeyboardInterrupt. pytest-xdist's workers (and
+    # processes started from a background shell) inherit SIGINT as ignored, which
+    # interruptible() deliberately leaves alone (test below)
+    original = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _swallowed_signal_raises(signum)
+    finally:
+        signal.signal(signal.SIGINT, original)
+
+
+def _swallowed_signal_raises(signum: int) -> None:
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     context = multiprocessing.get_context("fork")
     users = context.Process(target=time.sleep, args=(60,))  # the caller's own, left alone
