@@ -30,9 +30,9 @@ from hiermodel.backend.distributions import pymc_class, stacked_dist, vector_rv
 from hiermodel.backend.likelihoods import (
     add_compressed_likelihood,
     add_likelihood,
-    cells_logp,
     inverse_link,
-    likelihood_logp,
+    kept_cells_logp,
+    kept_logp,
 )
 from hiermodel.backend.marginal import (
     MarginalStats,
@@ -299,26 +299,20 @@ def build_graph(
 
 def _fold_logp(design: ModelDesign, by_fold: list[FoldRows], eta: Any,
                aux: dict[str, Any]) -> Any:
-    """``sum_k fold_keep[k] * log p(fold k)``, the likelihood rows laid out fold after fold."""
+    """``sum_k fold_keep[k] * log p(fold k)``, the likelihood rows laid out fold after fold:
+    one vectorized log-density whose rows are weighted by their fold's ``fold_keep`` (one
+    likelihood term per fold compiled several times slower, most for group-effect models)."""
     keep = pm.Data("fold_keep", np.ones(len(by_fold)))
+    cells = [f.cells for f in by_fold if f.cells is not None]
+    if cells:
+        return kept_cells_logp(design.family, eta, cells, aux, keep)
+    obs = np.concatenate([f.observations for f in by_fold])
+    row_keep = keep[np.repeat(np.arange(len(by_fold)), [f.observations.size for f in by_fold])]
     weights = design.prepared.weights
-    total: Any = 0.0
-    start = 0
-    for k, fold in enumerate(by_fold):
-        n = fold.rows.size
-        eta_k = eta[start:start + n]
-        aux_k = {a: v[start:start + n] if getattr(v, "ndim", 0) == 1 and a in design.components
-                 else v for a, v in aux.items()}
-        if fold.cells is None:
-            obs = fold.observations
-            logp = likelihood_logp(design.family, eta_k, design.y[obs], aux_k,
-                                   None if design.trials is None else design.trials[obs],
-                                   None if weights is None else weights[obs])
-        else:
-            logp = cells_logp(design.family, eta_k, fold.cells, aux_k)
-        total = total + keep[k] * logp
-        start += n
-    return total
+    if weights is not None:
+        row_keep = row_keep * np.asarray(weights, dtype=float)[obs]
+    return kept_logp(design.family, eta, design.y[obs], aux,
+                     None if design.trials is None else design.trials[obs], row_keep)
 
 
 def _component_eta(comp: ComponentDesign, priors: Any, n_rows: int, rows: Any) -> Any:

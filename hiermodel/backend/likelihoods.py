@@ -196,9 +196,14 @@ def _gaussian_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]
     """Cell means with sd sigma / sqrt(n) plus the within-cell part of the likelihood."""
     sigma = aux["sigma"]
     n_minus_c = float(cells.count.sum() - cells.n_cells)
-    within = cells.constant - n_minus_c * pt.log(sigma) - cells.ss_within / (2 * sigma**2)
+    within = _gaussian_within(cells.constant, n_minus_c, cells.ss_within, sigma)
     return ((pm.Normal, {"mu": eta, "sigma": sigma / np.sqrt(cells.count)}, cells.y),
             "y_within", within)
+
+
+def _gaussian_within(constant: Any, n_minus_c: Any, ss_within: Any, sigma: Any) -> Any:
+    """The within-cell part of gaussian cells' log-density (scalars, or one per fold)."""
+    return constant - n_minus_c * pt.log(sigma) - ss_within / (2 * sigma**2)
 
 
 def _binomial_cells(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]
@@ -281,28 +286,58 @@ def add_compressed_likelihood(family: Family, eta: Any, cells: Cells,
     pm.Potential(name, rest)
 
 
-def likelihood_logp(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
-                    trials: np.ndarray | None, weights: np.ndarray | None = None) -> Any:
-    """The summed (weighted) log-density of rows as a PyTensor scalar, no node: the same
-    density :func:`add_likelihood` adds to the graph."""
+def kept_logp(family: Family, eta: Any, y: np.ndarray, aux: dict[str, Any],
+              trials: np.ndarray | None, row_keep: Any) -> Any:
+    """``sum_i row_keep[i] * log p(y_i | ...)`` with ``row_keep`` symbolic (a fold graph's
+    keep weight of each row's fold, times the row's weight); a zero weight contributes 0."""
     try:
         build = OBSERVED[family.name]
     except KeyError:
         raise InternalError(f"family '{family.name}' has no PyMC likelihood") from None
-    likelihood = build(family, eta, y, aux, trials)
-    if weights is None:
-        return pt.sum(_logp(likelihood))
-    return _weighted_logp(likelihood, np.asarray(weights, dtype=float))
+    logp = _logp(build(family, eta, y, aux, trials))
+    return pt.sum(pt.switch(row_keep > 0, row_keep * logp, 0.0))
 
 
-def cells_logp(family: Family, eta: Any, cells: Cells, aux: dict[str, Any]) -> Any:
-    """The full-data log-density of compressed cells as a PyTensor scalar, no node: the same
-    density :func:`add_compressed_likelihood` adds to the graph."""
-    if cells.weights is not None:
-        return likelihood_logp(family, eta, cells.y, aux, cells.trials, cells.weights)
-    likelihood, _, rest = _cell_likelihood(family, eta, cells, aux)
-    return pt.sum(_logp(likelihood)) + rest
+def _stack_cells(per_fold: list[Cells]) -> Cells:
+    """The cells of every fold, fold after fold, as one :class:`Cells` for their per-cell
+    log-density (``rows``/``inverse`` index the folds' own rows; the per-fold scalars
+    ``ss_within`` and ``constant`` are left out: :func:`kept_cells_logp` keeps them per fold)."""
+    def cat(field: str) -> np.ndarray | None:
+        parts = [getattr(c, field) for c in per_fold]
+        return None if parts[0] is None else np.concatenate(parts)
+
+    count = cat("count")
+    assert count is not None
+    return Cells(rows=np.concatenate([c.rows for c in per_fold]),
+                 inverse=np.concatenate([c.inverse for c in per_fold]), count=count,
+                 y=np.concatenate([c.y for c in per_fold]), trials=cat("trials"),
+                 exposure_log=cat("exposure_log"), ss_within=0.0, constant=0.0,
+                 weights=cat("weights"))
+
+
+def kept_cells_logp(family: Family, eta: Any, per_fold: list[Cells], aux: dict[str, Any],
+                    keep: Any) -> Any:
+    """``sum_k keep[k] * log p(fold k)`` of folds compressed on their own, as one vectorized
+    log-density over the stacked cells (``eta``: one value per cell, fold after fold) plus
+    the folds' non-per-cell parts: the same density as summing each fold's compressed
+    likelihood (:func:`add_compressed_likelihood`), in a graph that compiles like one
+    likelihood instead of one per fold."""
+    stacked = _stack_cells(per_fold)
+    cell_keep = keep[np.repeat(np.arange(len(per_fold)), [c.n_cells for c in per_fold])]
+    if stacked.weights is not None:
+        return kept_logp(family, eta, stacked.y, aux, stacked.trials,
+                         cell_keep * stacked.weights)
+    likelihood, _, _ = _cell_likelihood(family, eta, stacked, aux)
+    logp = _logp(likelihood)
+    constant = np.array([c.constant for c in per_fold])
+    if COMPRESSED.get(family.name) is _gaussian_cells:
+        rest = _gaussian_within(constant, np.array([c.count.sum() - c.n_cells
+                                                    for c in per_fold], dtype=float),
+                                np.array([c.ss_within for c in per_fold]), aux["sigma"])
+    else:  # the other sufficient-statistic cells' non-per-cell part is a constant
+        rest = pt.as_tensor_variable(constant)
+    return pt.sum(pt.switch(cell_keep > 0, cell_keep * logp, 0.0)) + pt.dot(keep, rest)
 
 
 __all__ = ["COMPRESSED", "OBSERVED", "add_compressed_likelihood", "add_likelihood",
-           "cells_logp", "inverse_link", "likelihood_logp"]
+           "inverse_link", "kept_cells_logp", "kept_logp"]
