@@ -25,7 +25,8 @@ def _data(n: int = 400, groups: int = 8, seed: int = 0) -> pd.DataFrame:
     y = 1 + 0.5 * x + rng.normal(size=groups)[g] + rng.normal(size=n)
     return pd.DataFrame({"y": y, "x": x, "g": [f"g{i}" for i in g],
                          "h": rng.integers(0, 2, n).astype(bool),
-                         "c": rng.poisson(np.exp(0.3 * x))})
+                         "c": rng.poisson(np.exp(0.3 * x)), "w": rng.integers(1, 4, n),
+                         "s": rng.binomial(5, 0.4, n)}).assign(f=lambda d: 5 - d["s"])
 
 
 def _fold_graph(m, labels):
@@ -41,15 +42,20 @@ def _point(graph, seed: int) -> dict:
     return {k: v + 0.3 * rng.normal(size=np.shape(v)) for k, v in graph.initial_point().items()}
 
 
-CASES = [("y ~ x + (1|g)", "gaussian", "auto"), ("y ~ h + (1|g)", "gaussian", True),
-         ("y ~ 0 + g:h", "gaussian", True), ("c ~ x + (x|g)", "poisson", False),
-         ("c ~ h + (1|g)", "poisson", True)]
+CASES = [("y ~ x + (1|g)", "gaussian", "auto", {}), ("y ~ h + (1|g)", "gaussian", True, {}),
+         ("y ~ 0 + g:h", "gaussian", True, {}), ("c ~ x + (x|g)", "poisson", False, {}),
+         ("c ~ h + (1|g)", "poisson", True, {}),
+         ("y ~ x + (1|g)", "gaussian", False, {"weights": "w"}),
+         ("y ~ h + (1|g)", "gaussian", True, {"weights": "w"}),
+         ("y ~ x + (1|g)", "gaussian", False, {"sigma": "~ x"}),
+         ("cbind(s, f) ~ h + (1|g)", "binomial", True, {})]
 
 
-@pytest.mark.parametrize(("formula", "family", "compress"), CASES)
-def test_fold_graph_keeps_the_log_density_when_every_fold_is_kept(formula, family, compress):
+@pytest.mark.parametrize(("formula", "family", "compress", "extra"), CASES)
+def test_fold_graph_keeps_the_log_density_when_every_fold_is_kept(formula, family, compress,
+                                                                  extra):
     df = _data()
-    m = model(formula, df, family=family, compress=compress)
+    m = model(formula, df, family=family, compress=compress, **extra)
     graph = _fold_graph(m, df["g"].to_numpy())
     for seed in range(3):
         point = _point(m.pymc_model, seed)
