@@ -13,7 +13,7 @@ and are not added, nutpie samples in threads). Fits print, after their summary, 
 with the in-process split (import, build, fit = compile + tune + sample, PyMC's or nutpie's
 sampling time where reported) and convergence (min bulk ESS and max R-hat over the population
 parameters, group SDs and sigma; ESS/s = min bulk ESS / fit seconds). The comparison reports
-its own split (fits, PSIS-LOO, leave-one-group-out) in its "Time:" line.
+its own split (fits, PSIS-LOO, leave-one-group-out) in comparison.json's ``seconds``.
 
 "previous" runs the same command with ``PYTHONPATH`` set to ``--previous`` (default
 ``/work/main``: hiermodel before this change), so the ratio shows what the change bought on
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -86,7 +85,8 @@ TALK = {"dataset": "maize_yield", "dataset_args": "seed=0",
 
 
 def run(cmd: list[str], pythonpath: Path, timeout: float) -> dict[str, Any]:
-    """Run one system: wall seconds, peak RSS (MB), its JSON line / Time line, exit code."""
+    """Run one system: wall seconds, peak RSS (MB), its JSON line or the comparison's
+    seconds, exit code."""
     env = dict(os.environ, PYTHONPATH=str(pythonpath), MPLBACKEND="Agg")
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
@@ -111,12 +111,26 @@ def run(cmd: list[str], pythonpath: Path, timeout: float) -> dict[str, Any]:
     for line in text.splitlines():
         if line.startswith("LOOPJSON "):
             result.update(json.loads(line[len("LOOPJSON "):]))
-        if line.startswith("Time: "):
-            for key, value in re.findall(r"([a-zA-Z-]+(?: [a-zA-Z-]+)*) ([\d.]+) s", line[6:]):
-                result[key.strip()] = float(value)
+    if "--out" in cmd:  # the comparison's own split: fits, PSIS-LOO, leave-one-group-out
+        for path in Path(cmd[cmd.index("--out") + 1]).glob("**/comparison.json"):
+            result.update(find_seconds(json.loads(path.read_text())))
     if result["rc"] != 0:
         result["error"] = text[-2000:]
     return result
+
+
+def find_seconds(tree: Any) -> dict[str, float]:
+    """The ``seconds`` mapping anywhere in a comparison.json."""
+    if isinstance(tree, dict):
+        if isinstance(tree.get("seconds"), dict):
+            return {k: float(v) for k, v in tree["seconds"].items()}
+        tree = list(tree.values())
+    if isinstance(tree, list):
+        for item in tree:
+            found = find_seconds(item)
+            if found:
+                return found
+    return {}
 
 
 def fit_cmd(template: str, workload: dict[str, str]) -> list[str]:

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
 
 from hiermodel.backend.design import evaluate_recipes
 from hiermodel.backend.sampling import prior_draws
@@ -46,8 +45,8 @@ from hiermodel.comparison.variants import group_x_columns, variant_kind
 from hiermodel.console import Reporter
 from hiermodel.errors import CompareError
 from hiermodel.families import weighted_loglik
-from hiermodel.posterior.loglik import DEFAULT_CHUNK, chunk_rows, n_draws
-from hiermodel.posterior.prediction import auxiliary_draws
+from hiermodel.posterior.loglik import DEFAULT_CHUNK, chunk_rows, logsumexp, n_draws
+from hiermodel.posterior.prediction import auxiliary_draws, predictor_columns
 
 if TYPE_CHECKING:
     from hiermodel.cluster import TaskPool
@@ -160,17 +159,30 @@ def held_out_density(predictor: NewGroupPredictor, rows: pd.DataFrame, y: np.nda
     multiplied by its weight (brms's weighted log-likelihood, as in PSIS-LOO).
     """
     fit = predictor.fit
+    if fit.model.design.components:
+        raise CompareError("leave-one-group-out of a model with a formula for an auxiliary "
+                           f"parameter ({', '.join(fit.model.design.components)}) is not "
+                           "supported yet; pass logo=False")
     if predictor.kind == "unpooled" and b_prior is None:
         draws = predictor.prior_draws(1, group_seed)
         assert draws is not None
         b_prior = draws[0]
+    # rows equal in every predictor have equal linear-predictor draws: compute each once
+    columns = predictor_columns(fit)
+    if columns:
+        codes, _ = pd.MultiIndex.from_frame(rows[columns].astype(str)).factorize()
+        codes = np.asarray(codes)
+    else:
+        codes = np.zeros(len(rows), dtype=np.int64)
+    first = np.full(int(codes.max()) + 1 if len(codes) else 0, len(rows), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(rows)))
+    eta_distinct = predictor.eta(rows.iloc[first], group_seed, b_prior)
     total: np.ndarray | None = None
     pointwise = 0.0
     chunk = chunk_rows(n_draws(fit), chunk)
     aux = auxiliary_draws(fit)
     for start in range(0, len(rows), chunk):
-        part = rows.iloc[start:start + chunk]
-        eta = predictor.eta(part, group_seed, b_prior)
+        eta = eta_distinct[:, codes[start:start + chunk]]
         t = None if trials is None else trials[start:start + chunk]
         ll = fit.model.family.logpdf(np.asarray(y[start:start + chunk], dtype=float), eta,
                                      aux, t)
@@ -179,7 +191,7 @@ def held_out_density(predictor: NewGroupPredictor, rows: pd.DataFrame, y: np.nda
         pointwise += float(np.sum(logsumexp(ll, axis=0) - np.log(s)))
         total = ll.sum(axis=1) if total is None else total + ll.sum(axis=1)
     assert total is not None
-    joint = float(logsumexp(total) - np.log(total.size))
+    joint = float(logsumexp(total[None, :], axis=1)[0] - np.log(total.size))
     n = len(rows)
     return {"n": n, "elpd_joint": joint, "elpd_joint_per_obs": joint / n,
             "elpd_pointwise": pointwise, "elpd_pointwise_per_obs": pointwise / n}

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from hiermodel.errors import CompareError, InternalError
-from hiermodel.posterior.loglik import DEFAULT_CHUNK, iter_loglik
+from hiermodel.posterior.loglik import DEFAULT_CHUNK, iter_loglik, logsumexp
 
 if TYPE_CHECKING:
     import arviz as az
@@ -42,14 +42,6 @@ if TYPE_CHECKING:
 
 K_THRESHOLD = 0.7
 _GPD_BATCH = 4_000_000  # elements of the (rows x grid x tail) array in one gpdfit batch
-
-
-def _lse(a: np.ndarray) -> np.ndarray:
-    """log(sum(exp(a), axis=1)) for a 2-D array (scipy's logsumexp is several times slower)."""
-    mx = a.max(axis=1, keepdims=True)
-    mx = np.where(np.isfinite(mx), mx, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.log(np.exp(a - mx).sum(axis=1)) + mx[:, 0]
 
 
 def relative_efficiency(fit: Fit) -> float:
@@ -152,7 +144,7 @@ def psis(log_ratios: np.ndarray, reff: float = 1.0) -> tuple[np.ndarray, np.ndar
             k[rows] = kk
             special[rows] = False
     if special.any():
-        x[~special] -= _lse(x[~special])[:, None]
+        x[~special] -= logsumexp(x[~special], axis=1)[:, None]
         rows = np.flatnonzero(special)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -160,7 +152,7 @@ def psis(log_ratios: np.ndarray, reff: float = 1.0) -> tuple[np.ndarray, np.ndar
         x[rows] = lw
         k[rows] = kss
     else:
-        x -= _lse(x)[:, None]
+        x -= logsumexp(x, axis=1)[:, None]
     return x, k
 
 
@@ -234,8 +226,8 @@ def loo(fit: Fit, chunk: int | None = DEFAULT_CHUNK, reff: float | None = None,
         lw, kss = psis(-lp, reff)
         sl = slice(done, done + m)
         lw += lp
-        loo_u[sl] = _lse(lw)
-        lppd_u[sl] = _lse(lp) - np.log(n_samples)
+        loo_u[sl] = logsumexp(lw, axis=1)
+        lppd_u[sl] = logsumexp(lp, axis=1) - np.log(n_samples)
         k_u[sl] = kss
         done += m
     if done != m_rows:  # pragma: no cover - iter_loglik contract

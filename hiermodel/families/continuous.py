@@ -10,6 +10,18 @@ from scipy import special, stats
 from hiermodel.families.base import Aux, Family, link_scale_variance
 from hiermodel.families.cells import Cells
 
+_HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
+
+
+def _normal_logpdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """scipy's ``norm.logpdf(x, mu, sigma)`` without its per-call overhead, which dominates
+    on the (draws x rows) arrays of LOO and leave-one-group-out (~30x)."""
+    z = np.subtract(x, mu, dtype=float) / sigma
+    z *= z
+    z *= -0.5
+    z -= np.log(sigma) + _HALF_LOG_2PI
+    return z
+
 
 class Gaussian(Family):
     name = "gaussian"
@@ -22,7 +34,7 @@ class Gaussian(Family):
 
     def logpdf(self, y: np.ndarray, eta: np.ndarray, aux: Aux,
                trials: np.ndarray | None = None) -> np.ndarray:
-        return stats.norm.logpdf(y, self.mean(eta), aux["sigma"])
+        return _normal_logpdf(y, self.mean(eta), aux["sigma"])
 
     def simulate(self, rng: np.random.Generator, eta: np.ndarray, aux: Aux,
                  trials: np.ndarray | None = None) -> np.ndarray:
@@ -72,7 +84,7 @@ class Lognormal(Gaussian):
     def logpdf(self, y: np.ndarray, eta: np.ndarray, aux: Aux,
                trials: np.ndarray | None = None) -> np.ndarray:
         log_y = np.log(y)
-        return stats.norm.logpdf(log_y, eta, aux["sigma"]) - log_y
+        return _normal_logpdf(log_y, eta, aux["sigma"]) - log_y
 
     def simulate(self, rng: np.random.Generator, eta: np.ndarray, aux: Aux,
                  trials: np.ndarray | None = None) -> np.ndarray:

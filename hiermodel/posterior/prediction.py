@@ -33,9 +33,7 @@ def new_data_frame(fit: Fit, newdata: pd.DataFrame) -> pd.DataFrame:
     new knots, no re-orthogonalisation."""
     terms = fit.model.terms
     prepared = fit.model.prepared
-    response = {terms.response.variable.name}
-    if terms.response.failures is not None:
-        response.add(terms.response.failures.name)
+    response = _response_names(fit)
     weights = terms.response.weights
     every = [terms, *(c.terms for c in fit.model.design.components.values())]
     grouping = {f for t in every for b in t.groups for f in b.factor}
@@ -75,6 +73,24 @@ def new_data_frame(fit: Fit, newdata: pd.DataFrame) -> pd.DataFrame:
                                     f"{new[:5]}; known levels: {sorted(known)[:10]}")
         frame[var.column] = values
     return frame
+
+
+def _response_names(fit: Fit) -> set[str]:
+    response = fit.model.terms.response
+    names = {response.variable.name}
+    if response.failures is not None:
+        names.add(response.failures.name)
+    return names
+
+
+def predictor_columns(fit: Fit) -> list[str]:
+    """The data columns the linear predictors read (every formula's variables but the
+    response): rows equal in these columns have equal linear-predictor draws."""
+    every = [fit.model.terms, *(c.terms for c in fit.model.design.components.values())]
+    response = _response_names(fit)
+    columns = {c for t in every for name, var in t.variables.items() if name not in response
+               for c in var.source_columns}
+    return sorted(columns)
 
 
 def _is_predictor(fit: Fit, column: str) -> bool:
@@ -294,4 +310,4 @@ def _trials(fit: Fit, newdata: pd.DataFrame | None) -> np.ndarray | None:
 
 
 __all__ = ["KINDS", "STAT_COLUMNS", "auxiliary_draws", "linear_predictor", "new_data_frame",
-           "parse_re_form", "predict"]
+           "parse_re_form", "predict", "predictor_columns"]
