@@ -113,24 +113,11 @@ def run(cmd: list[str], pythonpath: Path, timeout: float) -> dict[str, Any]:
             result.update(json.loads(line[len("LOOPJSON "):]))
     if "--out" in cmd:  # the comparison's own split: fits, PSIS-LOO, leave-one-group-out
         for path in Path(cmd[cmd.index("--out") + 1]).glob("**/comparison.json"):
-            result.update(find_seconds(json.loads(path.read_text())))
+            seconds = json.loads(path.read_text())["settings"]["seconds"]
+            result.update({k: float(v) for k, v in seconds.items()})
     if result["rc"] != 0:
         result["error"] = text[-2000:]
     return result
-
-
-def find_seconds(tree: Any) -> dict[str, float]:
-    """The ``seconds`` mapping anywhere in a comparison.json."""
-    if isinstance(tree, dict):
-        if isinstance(tree.get("seconds"), dict):
-            return {k: float(v) for k, v in tree["seconds"].items()}
-        tree = list(tree.values())
-    if isinstance(tree, list):
-        for item in tree:
-            found = find_seconds(item)
-            if found:
-                return found
-    return {}
 
 
 def fit_cmd(template: str, workload: dict[str, str]) -> list[str]:

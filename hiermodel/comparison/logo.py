@@ -105,6 +105,10 @@ class NewGroupPredictor:
                 "factor and as a group-level factor; leave-one-group-out cannot predict a new "
                 "group for it (pass logo=False or drop that variant)"
             )
+        if fit.model.design.components:
+            raise CompareError("leave-one-group-out of a model with a formula for an auxiliary "
+                               f"parameter ({', '.join(fit.model.design.components)}) is not "
+                               "supported yet; pass logo=False")
         self.seed = seed
         self.cols: list[int] = []
         if self.kind == "unpooled":
@@ -159,10 +163,6 @@ def held_out_density(predictor: NewGroupPredictor, rows: pd.DataFrame, y: np.nda
     multiplied by its weight (brms's weighted log-likelihood, as in PSIS-LOO).
     """
     fit = predictor.fit
-    if fit.model.design.components:
-        raise CompareError("leave-one-group-out of a model with a formula for an auxiliary "
-                           f"parameter ({', '.join(fit.model.design.components)}) is not "
-                           "supported yet; pass logo=False")
     if predictor.kind == "unpooled" and b_prior is None:
         draws = predictor.prior_draws(1, group_seed)
         assert draws is not None
@@ -174,8 +174,7 @@ def held_out_density(predictor: NewGroupPredictor, rows: pd.DataFrame, y: np.nda
         codes = np.asarray(codes)
     else:
         codes = np.zeros(len(rows), dtype=np.int64)
-    first = np.full(int(codes.max()) + 1 if len(codes) else 0, len(rows), dtype=np.int64)
-    np.minimum.at(first, codes, np.arange(len(rows)))
+    first = np.unique(codes, return_index=True)[1]  # codes number rows by first appearance
     eta_distinct = predictor.eta(rows.iloc[first], group_seed, b_prior)
     total: np.ndarray | None = None
     pointwise = 0.0
@@ -191,7 +190,7 @@ def held_out_density(predictor: NewGroupPredictor, rows: pd.DataFrame, y: np.nda
         pointwise += float(np.sum(logsumexp(ll, axis=0) - np.log(s)))
         total = ll.sum(axis=1) if total is None else total + ll.sum(axis=1)
     assert total is not None
-    joint = float(logsumexp(total[None, :], axis=1)[0] - np.log(total.size))
+    joint = float(logsumexp(total, axis=0) - np.log(total.size))
     n = len(rows)
     return {"n": n, "elpd_joint": joint, "elpd_joint_per_obs": joint / n,
             "elpd_pointwise": pointwise, "elpd_pointwise_per_obs": pointwise / n}

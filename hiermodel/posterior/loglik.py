@@ -47,7 +47,7 @@ def chunk_rows(draws: int, chunk: int | None = DEFAULT_CHUNK) -> int:
 
 
 def logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
-    """``log(sum(exp(a), axis))`` of a 2-D array, stable (scipy's logsumexp is several times
+    """``log(sum(exp(a), axis))``, stable (scipy's logsumexp is several times
     slower on the (draws x rows) arrays of LOO and leave-one-group-out)."""
     mx = a.max(axis=axis, keepdims=True)
     mx = np.where(np.isfinite(mx), mx, 0.0)
