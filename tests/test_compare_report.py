@@ -152,7 +152,7 @@ def test_logo_density_matches_direct_computation(result: Comparison) -> None:
                 recipes = fit.model.design.x_recipes
                 ci = next(j for j, r in enumerate(recipes) if r == (("g", proxy),))
                 cs = next(j for j, r in enumerate(recipes) if len(r) == 2 and r[0] == ("g", proxy))
-                assert set(group_x_columns(fit, ("g",))) >= {ci, cs}
+                assert set(group_x_columns(fit.model, ("g",))) >= {ci, cs}
                 held = len(logo.folds[fold])
                 bp = prior_draws(fit.pymc_model, "b", s * held, int(rec["prior_seed"]))
                 bp = bp.reshape(held, s, -1)[int(rec["prior_block"])]

@@ -108,6 +108,18 @@ def test_same_model_names_what_differs():
 
 
 
+def _mean_and_mcse(idata, var, sel=None):
+    import arviz as az
+
+    da = idata.posterior[var]
+    if sel:
+        da = da.sel(sel)
+    flat = da.stack(sample=("chain", "draw"))
+    mean = np.atleast_1d(flat.mean("sample").values).ravel()
+    mcse = np.atleast_1d(az.mcse(da.to_dataset(name=var), method="mean")[var].values)
+    return mean, mcse.ravel()
+
+
 @pytest.mark.fit
 def test_fold_fit_through_the_reused_graph_matches_a_fresh_fit():
     """Posterior means of every parameter the fresh fit has (Intercept, b, sd, sigma and the
@@ -115,8 +127,6 @@ def test_fold_fit_through_the_reused_graph_matches_a_fresh_fit():
     levels' r follow their prior (mean 0). With P compared scalars, |m1 - m2| / sqrt(mcse1^2 +
     mcse2^2) > z* = Phi^-1(1 - 0.0005 / P) has probability <= 1/1000 in total when both fits
     sample the same posterior (normal approximation of the MCSE). Seeded: deterministic."""
-    import arviz as az
-
     from hiermodel.backend.folds import FoldSampler
 
     df = _data()
@@ -125,26 +135,53 @@ def test_fold_fit_through_the_reused_graph_matches_a_fresh_fit():
     full = model("y ~ x + (1|g)", df, priors="maize_talk")
     fresh_model = model("y ~ x + (1|g)", train, priors="maize_talk")
     sampler = FoldSampler(full, df["g"].to_numpy())
-    fold_model, reused, _ = sampler.sample(held, fresh_model.info.x_mean, draws=500, tune=500,
-                                           chains=4, seed=1)
+    reused, _ = sampler.sample(held, fresh_model.info.x_mean, draws=500, tune=500, chains=4,
+                               seed=1)
+    fold_model = sampler.fold_model(fresh_model.info.x_mean)
     assert np.array_equal(fold_model.info.x_mean, fresh_model.info.x_mean)
     fresh = fresh_model.fit(draws=500, tune=500, chains=4, seed=2, backend="pymc").idata
 
-    def stats(idata, var, sel=None):
-        da = idata.posterior[var]
-        if sel:
-            da = da.sel(sel)
-        flat = da.stack(sample=("chain", "draw"))
-        mean = np.atleast_1d(flat.mean("sample").values).ravel()
-        mcse = np.atleast_1d(az.mcse(da.to_dataset(name=var), method="mean")[var].values)
-        return mean, mcse.ravel()
-
     kept = [lv for lv in sorted(df["g"].unique()) if lv not in held]
-    pairs = [stats(reused, v) + stats(fresh, v) for v in ("Intercept", "b", "sd_g", "sigma")]
-    pairs.append(stats(reused, "r_g", {"g": kept}) + stats(fresh, "r_g", {"g": kept}))
-    held_mean, held_mcse = stats(reused, "r_g", {"g": held})
+    pairs = [_mean_and_mcse(reused, v) + _mean_and_mcse(fresh, v)
+             for v in ("Intercept", "b", "sd_g", "sigma")]
+    pairs.append(_mean_and_mcse(reused, "r_g", {"g": kept})
+                 + _mean_and_mcse(fresh, "r_g", {"g": kept}))
+    held_mean, held_mcse = _mean_and_mcse(reused, "r_g", {"g": held})
     n = sum(p[0].size for p in pairs) + held_mean.size
     limit = norm.isf(0.0005 / n)
     for m1, s1, m2, s2 in pairs:
         assert np.all(np.abs(m1 - m2) <= limit * np.sqrt(s1**2 + s2**2)), (m1, m2, s1, s2)
     assert np.all(np.abs(held_mean) <= limit * held_mcse)
+
+
+@pytest.mark.fit
+def test_full_data_fit_through_the_shared_graph_matches_model_fit():
+    """A comparison samples each variant's full-data fit through the graph its refits share
+    (comparison/refits.py, VariantSamplers.fit: every group kept). Its draws have the
+    variables, dims and coords of ``Model.fit``'s, and the posterior means of every parameter
+    agree with a PyMC fit of the same model within the Bonferroni-limited combined MCSE
+    (1/1000 false-failure rate in total, as above). Seeded: deterministic."""
+    from hiermodel.comparison.refits import VariantSamplers
+
+    df = _data()
+    full = model("y ~ x + (1|g)", df, priors="maize_talk")
+    shared = VariantSamplers(df["g"].to_numpy())
+    assert shared.problem(full) is None
+    fit = shared.fit("hierarchical", full, seed=3, draws=500, tune=500, chains=4)
+    fresh = full.fit(draws=500, tune=500, chains=4, seed=4, backend="pymc")
+    assert fit.model is full and fit.sampler["backend"] == "nutpie"
+    assert "refits" in fit.sampler["backend_reason"]
+    assert set(fit.idata.posterior.data_vars) == set(fresh.idata.posterior.data_vars)
+    for v in fresh.idata.posterior.data_vars:
+        got, want = fit.idata.posterior[v], fresh.idata.posterior[v]
+        assert got.dims == want.dims, v
+        for d in got.dims[2:]:
+            assert list(got[d].values) == list(want[d].values), (v, d)
+    pairs = [_mean_and_mcse(fit.idata, v) + _mean_and_mcse(fresh.idata, v)
+             for v in ("Intercept", "b", "sd_g", "sigma", "r_g")]
+    limit = norm.isf(0.0005 / sum(p[0].size for p in pairs))
+    for m1, s1, m2, s2 in pairs:
+        assert np.all(np.abs(m1 - m2) <= limit * np.sqrt(s1**2 + s2**2)), (m1, m2, s1, s2)
+    # the shared sampler is the one the refits use: no second compile
+    assert list(shared.samplers) == ["hierarchical"]
+    assert shared.sampler("hierarchical", full) is shared.samplers["hierarchical"]

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hiermodel.backend.graph import build_graph
-from hiermodel.backend.sampling import stored_variables
+from hiermodel.backend.sampling import guarded_sampling, run_nutpie, stored_variables
+from hiermodel.console import show_sampler_output
 from hiermodel.errors import FitError
 
 if TYPE_CHECKING:
@@ -112,34 +113,43 @@ class FoldSampler:
                draws: int = 1000, tune: int = 1000, chains: int = 4,
                cores: int | None = None, seed: int | None = None,
                target_accept: float = 0.9, progressbar: bool = False,
-               backend_requested: str = "auto") -> tuple[Model, Any, dict[str, Any]]:
-        """(model, InferenceData, sampler settings) of the fit without the ``held_out`` groups;
-        ``x_mean``: the training rows' predictor means (centered models)."""
+               backend_requested: str = "auto",
+               reason: str = "refit through one compiled graph (backend/folds.py)",
+               ) -> tuple[Any, dict[str, Any]]:
+        """(InferenceData, sampler settings) of the fit without the ``held_out`` groups (none:
+        the full-data posterior); ``x_mean``: the training rows' predictor means (centered
+        models; default the full data's). The draws belong to :meth:`fold_model` (to the full
+        model itself when nothing is held out). Interrupts, log lines and warnings are
+        handled as in :func:`hiermodel.backend.sampling.sample`."""
         unknown = sorted(set(held_out) - set(self.levels))
         if unknown:
             raise FitError(f"unknown groups to leave out: {unknown[:5]}")
-        import nutpie
-
         keep = (~np.isin(self.levels, list(held_out))).astype(float)
         data: dict[str, Any] = {"fold_keep": keep}
         if x_mean is None:
             x_mean = self.info.x_mean
         if "x_mean" in self.compiled.shared_data:
             data["x_mean"] = np.asarray(x_mean, dtype=float)
+        if show_sampler_output() is False:
+            progressbar = False
+        left = f"without {len(held_out)} group(s) " if held_out else ""
+        what = (f"sampling {self.model.formula} {left}with nutpie "
+                f"({chains} chains x {tune} + {draws})")
         start = time.perf_counter()
-        idata = nutpie.sample(
-            self.compiled.with_data(**data), draws=draws, tune=tune, chains=chains,
-            cores=cores or min(chains, 2),
-            seed=seed if seed is not None else int(np.random.default_rng().integers(2**31)),
-            target_accept=target_accept, progress_bar=progressbar,
-        )
+        try:
+            with guarded_sampling(what):
+                idata = run_nutpie(self.compiled.with_data(**data), draws, tune, chains,
+                                   cores or min(chains, 2), seed, target_accept, progressbar)
+        except FitError:
+            raise
+        except Exception as exc:
+            raise FitError(f"sampling failed with backend 'nutpie': {exc}") from exc
         idata.posterior = idata.posterior[[v for v in self.keep if v in idata.posterior]]
         sampler = {"backend": "nutpie", "backend_requested": backend_requested,
-                   "backend_reason": "refit through one compiled graph (backend/folds.py)",
-                   "draws": draws, "tune": tune, "chains": chains, "seed": seed,
-                   "target_accept": target_accept,
+                   "backend_reason": reason, "draws": draws, "tune": tune, "chains": chains,
+                   "seed": seed, "target_accept": target_accept,
                    "seconds": time.perf_counter() - start}
-        return self.fold_model(x_mean), idata, sampler
+        return idata, sampler
 
 
 __all__ = ["FoldSampler", "fold_problem", "same_model"]

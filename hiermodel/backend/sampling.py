@@ -175,11 +175,12 @@ def _sample_pymc(model: Any, draws: int, tune: int, chains: int, cores: int, see
         )
 
 
-def _sample_nutpie(model: Any, draws: int, tune: int, chains: int, cores: int, seed: int | None,
-                   target_accept: float, progressbar: bool) -> Any:
+def run_nutpie(compiled: Any, draws: int, tune: int, chains: int, cores: int,
+               seed: int | None, target_accept: float, progressbar: bool) -> Any:
+    """Sample a nutpie-compiled model (``nutpie.compile_pymc_model``) and return its
+    InferenceData; call it inside :func:`guarded_sampling`."""
     import nutpie
 
-    compiled = nutpie.compile_pymc_model(model)
     sampler = nutpie.sample(
         compiled, draws=draws, tune=tune, chains=chains, cores=cores,
         seed=seed if seed is not None else int(np.random.default_rng().integers(2**31)),
@@ -192,6 +193,22 @@ def _sample_nutpie(model: Any, draws: int, tune: int, chains: int, cores: int, s
         # (tens of seconds for a long run); an interrupted fit discards it
         sampler.cancel()
         raise
+
+
+@contextmanager
+def guarded_sampling(what: str) -> Iterator[None]:
+    """Around every sampler call: SIGINT/SIGTERM stop ``what`` cleanly (:func:`interruptible`),
+    the samplers' log lines follow :func:`sampler_logs`, and their numeric noise is silenced."""
+    with interruptible(what), warnings.catch_warnings(), sampler_logs():
+        warnings.filterwarnings("ignore", message=".*BLAS.*")
+        # NUTS's first, oversized trial steps on very precise likelihoods (compressed cell
+        # means of thousands of rows) overflow to inf/NaN energies; the sampler treats such
+        # steps as divergent and rejects them, and hiermodel counts and reports every
+        # post-tuning divergence in the diagnostics, so NumPy's per-step warnings add noise,
+        # not information.
+        warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                message="(overflow|invalid value) encountered in dot")
+        yield
 
 
 def stored_variables(pymc_model: Any, latent: list[str]) -> list[str]:
@@ -240,18 +257,12 @@ def sample(
     start = time.perf_counter()
     what = f"sampling {model.formula} with {backend} ({chains} chains x {tune} + {draws})"
     try:
-        with interruptible(what), warnings.catch_warnings(), sampler_logs():
-            warnings.filterwarnings("ignore", message=".*BLAS.*")
-            # NUTS's first, oversized trial steps on very precise likelihoods (compressed cell
-            # means of thousands of rows) overflow to inf/NaN energies; the sampler treats such
-            # steps as divergent and rejects them, and hiermodel counts and reports every
-            # post-tuning divergence in the diagnostics, so NumPy's per-step warnings add noise,
-            # not information.
-            warnings.filterwarnings("ignore", category=RuntimeWarning,
-                                    message="(overflow|invalid value) encountered in dot")
+        with guarded_sampling(what):
             if backend == "nutpie":
-                idata = _sample_nutpie(pm_model, draws, tune, chains, cores, seed,
-                                       target_accept, progressbar)
+                import nutpie
+
+                idata = run_nutpie(nutpie.compile_pymc_model(pm_model), draws, tune, chains,
+                                   cores, seed, target_accept, progressbar)
                 idata.posterior = idata.posterior[[v for v in keep if v in idata.posterior]]
             else:
                 idata = _sample_pymc(pm_model, draws, tune, chains, cores, seed, target_accept,
@@ -322,6 +333,7 @@ def joint_prior_draws(pymc_model: Any, names: list[str], draws: int, seed: int |
             for n in names}
 
 
-__all__ = ["AUTO_NUTPIE_ROWS", "BACKENDS", "SAMPLER_LOGGERS", "check_backend", "interruptible",
-           "joint_prior_draws", "likelihood_rows", "prior_draws", "prior_predictive",
-           "resolve_backend", "sample", "sampler_logs", "stop_children", "stored_variables"]
+__all__ = ["AUTO_NUTPIE_ROWS", "BACKENDS", "SAMPLER_LOGGERS", "check_backend",
+           "guarded_sampling", "interruptible", "joint_prior_draws", "likelihood_rows",
+           "prior_draws", "prior_predictive", "resolve_backend", "run_nutpie", "sample",
+           "sampler_logs", "stop_children", "stored_variables"]

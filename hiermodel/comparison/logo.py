@@ -98,7 +98,7 @@ class NewGroupPredictor:
                  seed: int | None = None) -> None:
         self.fit = fit
         self.group_columns = group_columns
-        self.kind = variant_kind(fit, group_columns)
+        self.kind = variant_kind(fit.model, group_columns)
         if self.kind == "mixed":
             raise CompareError(
                 f"variant '{fit.formula}' uses the grouping factor both as a population-level "
@@ -112,7 +112,7 @@ class NewGroupPredictor:
         self.seed = seed
         self.cols: list[int] = []
         if self.kind == "unpooled":
-            self.cols = group_x_columns(fit, group_columns)
+            self.cols = group_x_columns(fit.model, group_columns)
             # a training level whose columns stand in for the new group (same prior)
             self.proxy = train.iloc[[0]][list(group_columns)].reset_index(drop=True)
             post = fit.draws("b")

@@ -13,20 +13,29 @@ import sys
 import time
 import warnings as pywarnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from hiermodel.cluster import Task, task_pool
-from hiermodel.comparison.convergence import refit_warnings, variant_diagnostics
+from hiermodel.cluster import task_pool
+from hiermodel.comparison.convergence import refit_warnings
 from hiermodel.comparison.effects import is_log_response, original_scale, resolve_effect
+from hiermodel.comparison.fitting import (
+    MODEL_OPTIONS,
+    SAMPLER_OPTIONS,
+    Sampling,
+    VariantFits,
+    fit_variants,
+    group_labels,
+    sampling_plan,
+)
 from hiermodel.comparison.flags import MIN_CELL, SMALL_N
 from hiermodel.comparison.logo import DEFAULT_FOLDS, leave_one_group_out
 from hiermodel.comparison.loo import compare_loo, loo, pareto_warning
 from hiermodel.comparison.pooling import group_table, pooling_table
-from hiermodel.comparison.refits import FoldRefitter
+from hiermodel.comparison.refits import FoldRefitter, VariantSamplers
 from hiermodel.comparison.result import Comparison
 from hiermodel.comparison.text import priors_label
 from hiermodel.comparison.variance import variance_partition
@@ -45,14 +54,10 @@ if TYPE_CHECKING:
     from hiermodel.comparison.logo import LogoResult
     from hiermodel.comparison.pooling import GroupTable
     from hiermodel.formula.terms import ModelTerms
+    from hiermodel.models import Model
     from hiermodel.posterior.fitted import Fit
-    from hiermodel.priors import PriorSpec
 
 Progress = Callable[[str], None]
-
-
-MODEL_OPTIONS = ("center_predictors", "parametrization", "compress")
-SAMPLER_OPTIONS = ("cores", "target_accept", "progressbar")
 
 
 def _check_fit_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -62,18 +67,6 @@ def _check_fit_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
         raise CompareError(f"unknown fit_options {unknown}; allowed: "
                            f"{', '.join(MODEL_OPTIONS + SAMPLER_OPTIONS)}")
     return options
-
-
-def _fit(formula: str, data: pd.DataFrame, *, family: Any, link: str | None, priors: Any,
-         draws: int, tune: int, chains: int, seed: int | None, backend: str,
-         options: Mapping[str, Any]) -> Fit:
-    """What ``hm.fit`` does: build with :func:`hiermodel.models.model`, then sample."""
-    from hiermodel.models import model
-
-    built = model(formula, data, family=family, link=link, priors=priors,
-                  **{k: v for k, v in options.items() if k in MODEL_OPTIONS})
-    return built.fit(draws=draws, tune=tune, chains=chains, seed=seed, backend=backend,
-                     **{k: v for k, v in options.items() if k in SAMPLER_OPTIONS})
 
 
 def _translate(formula: str, data: pd.DataFrame, name: str) -> ModelTerms:
@@ -167,95 +160,6 @@ def _resolve_inputs(formula: str, data: pd.DataFrame, *, variants: Mapping[str, 
                    group_cols=group_cols, spec=spec)
 
 
-@dataclass
-class _Sampling:
-    """What every fit and refit shares: the keyword arguments of :func:`_fit`, the priors of the
-    non-hierarchical variants and the refits, the seeds and the draws of the refits."""
-
-    fit_kw: dict[str, Any]
-    relaxed_priors: PriorSpec
-    fit_seed: int
-    logo_seed: int
-    logo_draws: int
-    logo_tune: int
-
-
-def _sampling(*, seed: int | None, family: Any, link: str | None, priors: Any, chains: int,
-              backend: str, options: dict[str, Any], draws: int, tune: int,
-              logo_draws: int | None, logo_tune: int | None) -> _Sampling:
-    """The seeds of the fits and of the leave-one-group-out refits, and the shared settings."""
-    rng = np.random.default_rng(seed)
-    fit_seed = int(rng.integers(2**31 - 1)) if seed is None else int(seed)
-    logo_seed = int(rng.integers(2**31 - 1))
-    fit_kw = {"family": family, "link": link, "priors": priors, "chains": chains,
-              "backend": backend, "options": options}
-    from hiermodel.priors import as_prior_spec
-
-    relaxed_priors = replace(as_prior_spec(priors), unmatched="ignore")
-    return _Sampling(fit_kw=fit_kw, relaxed_priors=relaxed_priors, fit_seed=fit_seed,
-                     logo_seed=logo_seed,
-                     logo_draws=logo_draws if logo_draws is not None else min(draws, 500),
-                     logo_tune=logo_tune if logo_tune is not None else min(tune, 500))
-
-
-@dataclass
-class _Fits:
-    """The fitted variants with their diagnostics and fitting time."""
-
-    fits: dict[str, Fit]
-    diagnostics: dict[str, dict[str, Any]]
-    seconds: dict[str, float]
-    warnings: list[str]
-
-
-def _fit_variant(name: str, formula: str, data: pd.DataFrame, sampling: _Sampling,
-                 draws: int, tune: int) -> tuple[Fit, float]:
-    """Fit one variant (and its seconds): the task that runs in-process or on a Dask worker."""
-    t0 = time.perf_counter()
-    kw = dict(sampling.fit_kw)
-    if name != "hierarchical":
-        # overrides are checked against the hierarchical model; the other variants take
-        # those that name one of their parameters (no Intercept in "0 + g", ...)
-        kw["priors"] = sampling.relaxed_priors
-    try:
-        with pywarnings.catch_warnings():
-            # the comparison reports failed checks of its variants itself (_fit_diagnostics)
-            pywarnings.simplefilter("ignore", ConvergenceWarning)
-            fit = _fit(formula, data, draws=draws, tune=tune, seed=sampling.fit_seed, **kw)
-    except HiermodelError as exc:
-        if name == "hierarchical":
-            raise
-        raise CompareError(f"fitting variant '{name}' ({formula}) failed: {exc}") from exc
-    return fit, time.perf_counter() - t0
-
-
-def _fit_variants(inputs: _Inputs, sampling: _Sampling, *, draws: int, tune: int,
-                  reporter: Reporter, pool: TaskPool | None = None) -> _Fits:
-    """Fit every variant with the same priors and sampler settings (on ``pool``'s cluster,
-    the data shipped once per worker, when given)."""
-    fitted: dict[str, tuple[Fit, float]] = {}
-    if pool is None:
-        stage = reporter.stage("fit", len(inputs.formulas))
-        for i, (name, f) in enumerate(inputs.formulas.items(), start=1):
-            with stage.step(name, f"fitting {name} ({i}/{len(inputs.formulas)}): {f}"):
-                fitted[name] = _fit_variant(name, f, inputs.data, sampling, draws, tune)
-    else:
-        data = pool.share(inputs.data)
-        tasks = [Task(name, name, _fit_variant, (name, f, data, sampling, draws, tune))
-                 for name, f in inputs.formulas.items()]
-        for outcome in pool.run(tasks, reporter.note, what="variant fits"):
-            if outcome.error is not None:
-                raise outcome.error
-            fitted[str(outcome.key)] = outcome.value
-    warnings: list[str] = []
-    diagnostics: dict[str, dict[str, Any]] = {}
-    for name in inputs.formulas:
-        diagnostics[name], w = variant_diagnostics(name, fitted[name][0])
-        warnings += w
-    return _Fits(fits={n: fitted[n][0] for n in inputs.formulas}, diagnostics=diagnostics,
-                 seconds={n: fitted[n][1] for n in inputs.formulas}, warnings=warnings)
-
-
 def _check_same_response(formula: str, formulas: dict[str, str],
                          fits: dict[str, Fit]) -> np.ndarray:
     """The response of the hierarchical fit; every variant must model the same rows."""
@@ -317,7 +221,7 @@ def _per_group(inputs: _Inputs, fits: dict[str, Fit], kinds: dict[str, str], *, 
     partition and, for a log response, the effect on the original scale."""
     hier = fits["hierarchical"]
     block = next(b for b in hier.model.design.blocks if b.group == inputs.group)
-    labels = np.asarray(block.levels, dtype=object)[block.index].astype(str)
+    labels = group_labels(hier.model, inputs.group)
     levels = list(block.levels)
     say("per-group estimates")
     log_resp = is_log_response(inputs.terms)
@@ -350,27 +254,32 @@ class _Logo:
     warnings: list[str]
 
 
+def _logo_skipped(logo: bool | str, n_levels: int, kinds: dict[str, str], group: str) -> str:
+    """Why leave-one-group-out does not run ("" when it does)."""
+    mixed = [n for n, k in kinds.items() if k == "mixed"]
+    if logo is False:
+        return "logo=False"
+    if n_levels < 3:
+        return f"'{group}' has only {n_levels} groups; leave-one-group-out needs 3"
+    if mixed:
+        return (f"variant(s) {', '.join(mixed)} use '{group}' both as a population factor and "
+                "as a grouping factor, so how to predict a new group is ambiguous")
+    return ""
+
+
 def _leave_groups_out(inputs: _Inputs, fits: dict[str, Fit], kinds: dict[str, str],
-                      per_group: _PerGroup, sampling: _Sampling, y: np.ndarray, *,
+                      per_group: _PerGroup, sampling: Sampling, y: np.ndarray, *,
                       logo: bool | str, logo_max_groups: int, logo_folds: int | None,
                       chains: int, chunk: int | None, keep_logo_fits: bool,
-                      reporter: Reporter, pool: TaskPool | None = None) -> _Logo:
+                      reporter: Reporter, samplers: VariantSamplers | None,
+                      pool: TaskPool | None = None) -> _Logo:
     """Leave-one-group-out CV of every variant (exact or grouped K-fold), unless ``logo=False``,
     there are fewer than 3 groups or a variant uses the group both ways."""
     group, levels, formulas = inputs.group, per_group.levels, inputs.formulas
     warnings: list[str] = []
     logo_result = None
     l_draws, l_tune = sampling.logo_draws, sampling.logo_tune
-    logo_skipped = ""
-    mixed = [n for n, k in kinds.items() if k == "mixed"]
-    if logo is False:
-        logo_skipped = "logo=False"
-    elif len(levels) < 3:
-        logo_skipped = f"'{group}' has only {len(levels)} groups; leave-one-group-out needs 3"
-    elif mixed:
-        logo_skipped = (f"variant(s) {', '.join(mixed)} use '{group}' both as a population "
-                        "factor and as a grouping factor, so how to predict a new group is "
-                        "ambiguous")
+    logo_skipped = _logo_skipped(logo, len(levels), kinds, group)
     if logo_skipped and logo is not False:
         warnings.append(f"leave-one-group-out skipped: {logo_skipped}")
     if not logo_skipped:
@@ -386,7 +295,8 @@ def _leave_groups_out(inputs: _Inputs, fits: dict[str, Fit], kinds: dict[str, st
         options = kw["options"]
         # a held-out fold may remove the level an override names: relaxed matching
         refit = FoldRefitter(
-            fits, inputs.data, per_group.labels, inputs.group_cols,
+            fits, inputs.data, samplers or VariantSamplers(per_group.labels, kw["backend"]),
+            inputs.group_cols,
             model_kw={"family": kw["family"], "link": kw["link"],
                       "priors": sampling.relaxed_priors,
                       **{k: v for k, v in options.items() if k in MODEL_OPTIONS}},
@@ -408,7 +318,7 @@ def _leave_groups_out(inputs: _Inputs, fits: dict[str, Fit], kinds: dict[str, st
 
 
 def _variants_table(formulas: dict[str, str], kinds: dict[str, str],
-                    fitted: _Fits) -> pd.DataFrame:
+                    fitted: VariantFits) -> pd.DataFrame:
     """One row per variant: formula, kind, size, time and sampler diagnostics."""
     fits, diagnostics, fit_seconds = fitted.fits, fitted.diagnostics, fitted.seconds
 
@@ -523,16 +433,21 @@ def _compare(formula: str, data: pd.DataFrame, *, family: str, link: str | None,
                                     fit_options=fit_options)
     inputs = _resolve_inputs(formula, data, variants=variants, group=group, effect=effect,
                              dropna=dropna, ordinal=get_family(family, link).ordinal)
-    sampling = _sampling(seed=seed, family=family, link=link, priors=priors, chains=chains,
-                         backend=backend, options=options, draws=draws, tune=tune,
-                         logo_draws=logo_draws, logo_tune=logo_tune)
-    fitted = _fit_variants(inputs, sampling, draws=draws, tune=tune, reporter=reporter,
-                           pool=pool)
+    sampling = sampling_plan(seed=seed, family=family, link=link, priors=priors, chains=chains,
+                             backend=backend, options=options, draws=draws, tune=tune,
+                             logo_draws=logo_draws, logo_tune=logo_tune)
+
+    def shares(labels: np.ndarray, built: dict[str, Model]) -> bool:
+        kinds = {n: variant_kind(m, inputs.group_cols) for n, m in built.items()}
+        return not _logo_skipped(logo, len(np.unique(labels)), kinds, inputs.group)
+
+    fitted = fit_variants(inputs.formulas, inputs.data, inputs.group, sampling, draws=draws,
+                          tune=tune, reporter=reporter, shares=shares, pool=pool)
     t_fits = time.perf_counter()
 
     fits = fitted.fits
     y = _check_same_response(formula, inputs.formulas, fits)
-    kinds = {name: variant_kind(fit, inputs.group_cols) for name, fit in fits.items()}
+    kinds = {name: variant_kind(fit.model, inputs.group_cols) for name, fit in fits.items()}
     psis_loo = _psis_loo(fits, len(y), chunk=chunk, seed=sampling.fit_seed, reporter=reporter)
     t_loo = time.perf_counter()
 
@@ -543,7 +458,7 @@ def _compare(formula: str, data: pd.DataFrame, *, family: str, link: str | None,
     held_out = _leave_groups_out(inputs, fits, kinds, per_group, sampling, y, logo=logo,
                                  logo_max_groups=logo_max_groups, logo_folds=logo_folds,
                                  chains=chains, chunk=chunk, keep_logo_fits=keep_logo_fits,
-                                 reporter=reporter, pool=pool)
+                                 reporter=reporter, samplers=fitted.samplers, pool=pool)
     t_logo = time.perf_counter()
 
     # assemble the result

@@ -29,6 +29,7 @@ from hiermodel.errors import CompareError
 
 if TYPE_CHECKING:
     from hiermodel.formula.terms import ModelTerms
+    from hiermodel.models import Model
 
 BASE_VARIANTS = ("pooled", "unpooled", "hierarchical")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -189,18 +190,19 @@ def _group_variables(terms: ModelTerms, source: tuple[str, ...]) -> set[str]:
             if v.source_columns and set(v.source_columns) <= set(source)}
 
 
-def group_x_columns(fit: Any, source: tuple[str, ...]) -> list[int]:
-    """Population-level design columns of ``fit`` that belong to one level of the group."""
-    cols = _group_variables(fit.model.terms, source)
-    return [j for j, recipe in enumerate(fit.model.design.x_recipes)
+def group_x_columns(model: Model, source: tuple[str, ...]) -> list[int]:
+    """Population-level design columns of ``model`` that belong to one level of the group."""
+    cols = _group_variables(model.terms, source)
+    return [j for j, recipe in enumerate(model.design.x_recipes)
             if any(col in cols and level is not None for col, level in recipe)]
 
 
-def group_blocks(fit: Any, source: tuple[str, ...]) -> list[Any]:
-    """Group-level blocks of ``fit`` whose grouping factor is (built from) the group's columns."""
-    terms = fit.model.terms
+def group_blocks(model: Model, source: tuple[str, ...]) -> list[Any]:
+    """Group-level blocks of ``model`` whose grouping factor is (built from) the group's
+    columns."""
+    terms = model.terms
     out = []
-    for block in fit.model.design.blocks:
+    for block in model.design.blocks:
         src: set[str] = set()
         for f in block.source.factor:
             src |= set(terms.variables[f].source_columns)
@@ -209,11 +211,11 @@ def group_blocks(fit: Any, source: tuple[str, ...]) -> list[Any]:
     return out
 
 
-def variant_kind(fit: Any, source: tuple[str, ...]) -> str:
+def variant_kind(model: Model, source: tuple[str, ...]) -> str:
     """``hierarchical`` (group-level effects over the group), ``unpooled`` (per-group
     population coefficients), ``pooled`` (the group does not appear) or ``mixed`` (both)."""
-    blocks = bool(group_blocks(fit, source))
-    cols = bool(group_x_columns(fit, source))
+    blocks = bool(group_blocks(model, source))
+    cols = bool(group_x_columns(model, source))
     if blocks and cols:
         return "mixed"
     return "hierarchical" if blocks else "unpooled" if cols else "pooled"
