@@ -95,6 +95,25 @@ def test_compressed_logp_equals_full_logp(maize_small: pd.DataFrame, family: str
     np.testing.assert_allclose(g_comp, g_full, rtol=1e-8, atol=1e-8)
 
 
+def test_cell_keys_equal_numpy_unique_rows_in_order() -> None:
+    """The fast cell keys (rows compared as bytes) are np.unique(axis=0)'s: the same
+    representative rows and inverse in the same lexicographic order, -0.0 equal to 0.0."""
+    from hiermodel.families.cells import cell_keys
+
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        n, k = int(rng.integers(1, 300)), int(rng.integers(0, 5))
+        x = rng.integers(-2, 3, (n, k)) * rng.choice([1.0, -1.0, 0.5])
+        x[rng.random((n, k)) < 0.2] = -0.0
+        cols = [x, rng.integers(0, 3, n)]
+        stacked = np.column_stack([x, cols[1].astype(float)])
+        _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+        got_first, got_inverse = cell_keys(cols)
+        assert np.array_equal(got_first, first)
+        assert np.array_equal(got_inverse, inverse.reshape(-1))
+    assert [a.tolist() for a in cell_keys([np.zeros((4, 0))])] == [[0], [0, 0, 0, 0]]
+
+
 def test_binomial_cbind_compression_matches_full(toy: pd.DataFrame) -> None:
     df = toy.assign(hi=(toy.x > 0).astype(int))
     f = "cbind(succ, fail) ~ hi + (1|g)"

@@ -24,11 +24,14 @@ def _data(seed: int = 0) -> pd.DataFrame:
     x = rng.integers(0, 3, n).astype(float)
     h = rng.choice(["a", "b"], n)
     eta = 0.5 + 0.4 * x + (h == "b") + rng.normal(0, 0.5, 6)[g]
-    return pd.DataFrame({"y": eta + rng.normal(0, 0.7, n), "x": x, "h": h,
-                         "g": [f"g{i}" for i in g], "c": rng.poisson(np.exp(eta / 3))})
+    y = eta + rng.normal(0, 0.7, n)
+    return pd.DataFrame({"y": y, "x": x, "h": h, "g": [f"g{i}" for i in g],
+                         "c": rng.poisson(np.exp(eta / 3)), "yr": np.round(y),
+                         "w": rng.integers(1, 4, n).astype(float)})
 
 
-def _brute_force(fit, rows: pd.DataFrame, y: np.ndarray, kind: str, seed: int) -> tuple:
+def _brute_force(fit, rows: pd.DataFrame, y: np.ndarray, kind: str, seed: int,
+                 weights: np.ndarray | None = None) -> tuple:
     if kind == "pooled":
         eta = linear_predictor(fit, rows)
     else:
@@ -38,6 +41,8 @@ def _brute_force(fit, rows: pd.DataFrame, y: np.ndarray, kind: str, seed: int) -
         ll = stats.norm.logpdf(y, eta, aux["sigma"])
     else:
         ll = stats.poisson.logpmf(y, np.exp(eta))
+    if weights is not None:
+        ll = ll * weights
     s = ll.shape[0]
     joint = special.logsumexp(ll.sum(axis=1)) - np.log(s)
     pointwise = np.sum(special.logsumexp(ll, axis=0) - np.log(s))
@@ -48,6 +53,7 @@ def _brute_force(fit, rows: pd.DataFrame, y: np.ndarray, kind: str, seed: int) -
     ("y ~ x + h + (1|g)", "gaussian", "hierarchical"),
     ("y ~ x + h", "gaussian", "pooled"),
     ("c ~ x + (x|g)", "poisson", "hierarchical"),
+    ("yr ~ x + h + (1|g)", "gaussian", "hierarchical"),
 ])
 @pytest.mark.parametrize("chunk", [7, None])
 def test_held_out_density_equals_the_brute_force_sum(formula, family, kind, chunk) -> None:
@@ -63,6 +69,15 @@ def test_held_out_density_equals_the_brute_force_sum(formula, family, kind, chun
     got = held_out_density(predictor, rows, y, None, group_seed=17, chunk=chunk)
     joint, pointwise = _brute_force(fit, rows, y, kind, seed=17)
     assert got["n"] == len(rows)
+    assert got["elpd_joint"] == pytest.approx(joint, rel=1e-10)
+    assert got["elpd_pointwise"] == pytest.approx(pointwise, rel=1e-10)
+    response = formula.split(" ~")[0]
+    if response in ("c", "yr"):  # counts and rounded y: whole rows repeat (dedupe has work)
+        assert len(rows.drop_duplicates(["x", "h", response])) < 0.7 * len(rows)
+    # observation weights multiply each row's log density (equal rows need equal weights)
+    w = rows["w"].to_numpy()
+    got = held_out_density(predictor, rows, y, None, group_seed=17, chunk=chunk, weights=w)
+    joint, pointwise = _brute_force(fit, rows, y, kind, seed=17, weights=w)
     assert got["elpd_joint"] == pytest.approx(joint, rel=1e-10)
     assert got["elpd_pointwise"] == pytest.approx(pointwise, rel=1e-10)
 

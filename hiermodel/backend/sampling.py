@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -308,15 +309,29 @@ def prior_predictive(model: Model, draws: int = 500, seed: int | None = None) ->
     return idata
 
 
-def prior_draws(pymc_model: Any, name: str, draws: int, seed: int | None) -> np.ndarray:
-    """``draws`` prior draws of variable ``name`` of a graph, as (draws, elements)."""
-    import pymc as pm
+# graph -> variable -> (compiled forward draw of it, the random generators it uses)
+_PRIOR_DRAW: weakref.WeakKeyDictionary[Any, dict[str, tuple[Any, list[Any]]]] = (
+    weakref.WeakKeyDictionary())
 
-    with warnings.catch_warnings(), sampler_logs():
-        warnings.simplefilter("ignore")
-        prior = pm.sample_prior_predictive(draws=draws, var_names=[name], model=pymc_model,
-                                           random_seed=seed)
-    return np.asarray(prior.prior[name].values).reshape(draws, -1)
+
+def prior_draws(pymc_model: Any, name: str, draws: int, seed: int | None) -> np.ndarray:
+    """``draws`` prior draws of variable ``name`` of a graph, as (draws, elements).
+
+    The forward draw is compiled once per graph and variable (leave-one-group-out draws a new
+    group's unpooled coefficients once per fold from the same graph) and reseeded per call,
+    so equal seeds give equal draws."""
+    from pymc.pytensorf import compile as compile_draw
+    from pymc.pytensorf import find_rng_nodes, reseed_rngs
+
+    per_graph = _PRIOR_DRAW.setdefault(pymc_model, {})
+    if name not in per_graph:
+        var = pymc_model[name]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            per_graph[name] = (compile_draw([], var, random_seed=0), find_rng_nodes([var]))
+    draw, rngs = per_graph[name]
+    reseed_rngs(rngs, seed)
+    return np.stack([np.asarray(draw()) for _ in range(draws)]).reshape(draws, -1)
 
 
 def joint_prior_draws(pymc_model: Any, names: list[str], draws: int, seed: int | None

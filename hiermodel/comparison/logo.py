@@ -176,19 +176,31 @@ def held_out_density(predictor: NewGroupPredictor, rows: pd.DataFrame, y: np.nda
         codes = np.zeros(len(rows), dtype=np.int64)
     first = np.unique(codes, return_index=True)[1]  # codes number rows by first appearance
     eta_distinct = predictor.eta(rows.iloc[first], group_seed, b_prior)
+    # rows equal in predictors, response, trials and weight have equal log densities: each
+    # distinct one is computed once and counted (y is often recorded on a coarse grid)
+    keys = {"x": codes, "y": np.asarray(y, dtype=float)}
+    if trials is not None:
+        keys["trials"] = np.asarray(trials, dtype=float)
+    if weights is not None:
+        keys["weight"] = np.asarray(weights, dtype=float)
+    obs_codes = np.asarray(pd.MultiIndex.from_frame(pd.DataFrame(keys)).factorize()[0])
+    count = np.bincount(obs_codes).astype(float)
+    rep = np.unique(obs_codes, return_index=True)[1]
     total: np.ndarray | None = None
     pointwise = 0.0
     chunk = chunk_rows(n_draws(fit), chunk)
     aux = auxiliary_draws(fit)
-    for start in range(0, len(rows), chunk):
-        eta = eta_distinct[:, codes[start:start + chunk]]
-        t = None if trials is None else trials[start:start + chunk]
-        ll = fit.model.family.logpdf(np.asarray(y[start:start + chunk], dtype=float), eta,
-                                     aux, t)
-        ll = weighted_loglik(ll, None if weights is None else weights[start:start + chunk])
+    for start in range(0, rep.size, chunk):
+        at = rep[start:start + chunk]
+        eta = eta_distinct[:, codes[at]]
+        t = None if trials is None else np.asarray(trials)[at]
+        ll = fit.model.family.logpdf(np.asarray(y, dtype=float)[at], eta, aux, t)
+        ll = weighted_loglik(ll, None if weights is None else np.asarray(weights)[at])
         s = ll.shape[0]
-        pointwise += float(np.sum(logsumexp(ll, axis=0) - np.log(s)))
-        total = ll.sum(axis=1) if total is None else total + ll.sum(axis=1)
+        c = count[start:start + chunk]
+        pointwise += float((logsumexp(ll, axis=0) - np.log(s)) @ c)
+        part = ll @ c
+        total = part if total is None else total + part
     assert total is not None
     joint = float(logsumexp(total, axis=0) - np.log(total.size))
     n = len(rows)
