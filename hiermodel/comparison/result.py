@@ -7,6 +7,7 @@ The text itself is rendered by :mod:`hiermodel.comparison.text`. See ``docs/comp
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -216,19 +217,22 @@ class Comparison:
         path = out / "report.txt"
         path.write_text(text + "\n")
         written.append(path)
-        pngs: list[str] = []
+        pngs: dict[str, bytes] = {}
         if figures:
             for name, fig in self.figures.items():
+                buffer = io.BytesIO()
+                fig.savefig(buffer, format="png", dpi=110)
+                pngs[name] = buffer.getvalue()
                 path = out / f"{name}.png"
-                fig.savefig(path, dpi=110)
+                path.write_bytes(pngs[name])
                 written.append(path)
-                pngs.append(path.name)
         path = out / "report.md"
-        path.write_text(render_markdown(self, text, pngs))
+        path.write_text(render_markdown(self, text, [f"{name}.png" for name in pngs]))
         written.append(path)
         from hiermodel.report import write_comparison_files
 
-        written += write_comparison_files(self, out)
+        # the report embeds the PNGs just written (as when it is rewritten from the files)
+        written += write_comparison_files(self, out, pngs if figures else None)
         return written
 
     def to_html(self, path: str | Path) -> Path:

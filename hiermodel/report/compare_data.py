@@ -127,8 +127,9 @@ def _build(info: dict[str, Any], tables: dict[str, pd.DataFrame],
         text=text, notes=notes)
 
 
-def comparison_report(cmp: Comparison) -> CompareReport:
-    """The content of the report of a live comparison (its fits give graphs and priors)."""
+def comparison_report(cmp: Comparison, pngs: dict[str, bytes] | None = None) -> CompareReport:
+    """The content of the report of a live comparison (its fits give graphs and priors);
+    ``pngs``: its figures already rendered (name -> PNG bytes), else they are rendered."""
     from hiermodel.backend.diagram import graph_svg
 
     graphs = []
@@ -141,7 +142,7 @@ def comparison_report(cmp: Comparison) -> CompareReport:
             graphs.append(VariantGraph(name, formula, cmp.kinds.get(name, ""), None,
                                        f"model graph not drawn: {exc}"))
     priors = {name: fit.prior_summary().to_frame() for name, fit in cmp.fits.items()}
-    figures: dict[str, Figure | bytes] = dict(cmp.figures)
+    figures: dict[str, Figure | bytes] = dict(pngs) if pngs is not None else dict(cmp.figures)
     return _build(cmp.to_dict(), cmp.tables, figures, graphs, priors, str(cmp), {})
 
 

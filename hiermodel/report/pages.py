@@ -33,12 +33,14 @@ def write_compare_report(comparison: Comparison | CompareReport, path: str | Pat
     return write_html(render("compare.html.j2", report=report), path)
 
 
-def write_comparison_files(comparison: Comparison, directory: str | Path) -> list[Path]:
+def write_comparison_files(comparison: Comparison, directory: str | Path,
+                           pngs: dict[str, bytes] | None = None) -> list[Path]:
     """What a comparison directory needs for its report to be rewritten later without the
     fits: ``graph_<variant>.svg`` (when drawn), ``priors_<variant>.csv`` and the report
-    itself, ``report.html``. Returns the written paths."""
+    itself, ``report.html`` (``pngs``: the figures as already written, name -> PNG bytes).
+    Returns the written paths."""
     out = Path(directory)
-    report = comparison_report(comparison)
+    report = comparison_report(comparison, pngs)
     written = []
     for g in report.graphs:
         if g.svg is not None:
