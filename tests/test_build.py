@@ -296,3 +296,37 @@ def test_correlated_block_centering_rule(maize_small: pd.DataFrame) -> None:
     # slopes that are not population-level terms: nothing to center them on
     m3 = hm.model("cbind(s, f) ~ 1 + (x|g)", df, family="binomial")
     assert m3.info.parametrization_reason["g"].endswith("cannot be centered on population values")
+
+
+def test_correlated_block_deterministics_and_likelihood_equal_numpy(
+        sleepstudy: pd.DataFrame) -> None:
+    """(Days|Subject), non-centered: sd, cor and r from the LKJ factor and the likelihood of
+    the gathered level effects equal a NumPy computation at a random point (the graph gathers
+    through flat one-dimensional indices, which must address the right level and column)."""
+    import pymc as pm
+
+    m = hm.model("Reaction ~ Days + (Days|Subject)", sleepstudy,
+                 parametrization="noncentered")
+    pmm = m.pymc_model
+    vals = random_point(pmm, seed=5)
+    L = np.zeros((2, 2))
+    L[np.tril_indices(2)] = vals["lkj_Subject"]
+    sd = np.sqrt((L**2).sum(axis=1))
+    cor = (L / sd[:, None]) @ (L / sd[:, None]).T
+    r = vals["z_Subject"] @ L.T
+    outs = pmm.replace_rvs_by_values([pmm["sd_Subject"], pmm["cor_Subject"], pmm["r_Subject"]])
+    got = pmm.compile_fn(outs, inputs=pmm.value_vars, on_unused_input="ignore")(point(pmm, vals))
+    np.testing.assert_allclose(got[0], sd, rtol=1e-12)
+    np.testing.assert_allclose(got[1], [cor[1, 0]], rtol=1e-12)
+    np.testing.assert_allclose(got[2], r, rtol=1e-12)
+    levels = list(pmm.coords["Subject"])
+    j = np.array([levels.index(s) for s in sleepstudy["Subject"].astype(str)])
+    days = sleepstudy["Days"].to_numpy(float)
+    eta = (vals["Intercept_c"] + vals["b"][0] * (days - m.info.x_mean[0])
+           + r[j, 0] + r[j, 1] * days)
+    resid = (sleepstudy["Reaction"].to_numpy(float) - eta) / vals["sigma"]
+    expected = float(np.sum(-0.5 * resid**2 - np.log(vals["sigma"]) - 0.5 * np.log(2 * np.pi)))
+    loglik = pmm.compile_fn(pm.math.sum([pt_.sum() for pt_ in pmm.logp(pmm.observed_RVs,
+                                                                       sum=False)]),
+                            inputs=pmm.value_vars, on_unused_input="ignore")
+    assert float(loglik(point(pmm, vals))) == pytest.approx(expected, rel=1e-10)

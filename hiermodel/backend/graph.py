@@ -402,10 +402,12 @@ def _group_effects(
             iu = np.triu_indices(k, 1)
             sd_dist = stacked_dist(block_priors)
             if sd_dist is not None:
-                chol, corr, sd_b = pm.LKJCholeskyCov(
-                    f"lkj_{g}{suffix}", n=k, eta=eta_lkj, sd_dist=sd_dist, compute_corr=True,
-                    store_in_trace=False,
-                )
+                chol = _unpacked_cholesky(k, pm.LKJCholeskyCov(
+                    f"lkj_{g}{suffix}", n=k, eta=eta_lkj, sd_dist=sd_dist, compute_corr=False,
+                ))
+                sd_b = pt.sqrt(pt.sum(chol**2, axis=1))
+                L_corr = chol / sd_b[:, None]
+                corr = pt.dot(L_corr, L_corr.T)
             else:
                 # SD priors of different families in one block: sample the SDs separately and
                 # take only the correlation from an LKJCholeskyCov with unit-scale SDs.
@@ -415,7 +417,7 @@ def _group_effects(
                     f"lkj_{g}{suffix}", n=k, eta=eta_lkj,
                     sd_dist=pm.HalfNormal.dist(1.0, shape=k), compute_corr=False,
                 )
-                L = pm.expand_packed_triangular(k, packed, lower=True)
+                L = _unpacked_cholesky(k, packed)
                 L_corr = L / pt.sqrt(pt.sum(L**2, axis=1))[:, None]
                 corr = pt.dot(L_corr, L_corr.T)
                 chol = sd_b[:, None] * L_corr
@@ -476,20 +478,35 @@ def _group_effects(
     else:
         r = pm.Deterministic(f"r_{g}", pt.concatenate(parts, axis=1), dims=(gdim, tdim))
     contributions: dict[str, Any] = {}
+    r_width = sum(b.k for b in blocks)
     start = 0
     for block in blocks:
         k = block.k
         idx = rows(block.index)
         Z = rows(block.Z)
-        # gather whole rows on axis 0 (AdvancedSubtensor1 / AdvancedIncSubtensor1 in the
-        # gradient); r[idx, cols] compiles to the generic AdvancedSubtensor, 2-3x slower
+        # gather from one-dimensional arrays only: AdvancedSubtensor1 / AdvancedIncSubtensor1
+        # (the gradient) have C code for 1-d operands, while a 2-d row gather's gradient runs
+        # NumPy's add.at in Python (~18 us per call on sleepstudy, a third of the gradient)
+        # and r[idx, cols] compiles to the generic AdvancedSubtensor, 2-3x slower again
         if k == 1 and np.all(Z == 1.0):
             part = r[:, start][idx]
+        elif k == 1:
+            part = r[:, start][idx] * Z[:, 0]
         else:
-            part = pt.sum(r[:, start : start + k][idx] * Z, axis=1)
+            flat = (idx[:, None] * r_width + np.arange(start, start + k)).ravel()
+            part = pt.sum(pt.reshape(r.ravel()[flat], (len(idx), k)) * Z, axis=1)
         contributions[block.component] = contributions.get(block.component, 0.0) + part
         start += k
     return contributions, bool(shift_note), None
+
+
+def _unpacked_cholesky(k: int, packed: Any) -> Any:
+    """The k x k lower-triangular matrix of LKJCholeskyCov's packed (row-major) vector, set
+    through a flat one-dimensional index: ``pm.expand_packed_triangular``'s two-dimensional
+    advanced indexing (and its gradient) has no C code and ran in Python on every gradient
+    (~18 us of sleepstudy's ~90)."""
+    rows, cols = np.tril_indices(k)
+    return pt.reshape(pt.set_subtensor(pt.zeros(k * k)[rows * k + cols], packed), (k, k))
 
 
 def _block_mean(block: BlockDesign, k: int, population: Population | None
