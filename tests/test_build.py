@@ -303,8 +303,6 @@ def test_correlated_block_deterministics_and_likelihood_equal_numpy(
     """(Days|Subject), non-centered: sd, cor and r from the LKJ factor and the likelihood of
     the gathered level effects equal a NumPy computation at a random point (the graph gathers
     through flat one-dimensional indices, which must address the right level and column)."""
-    import pymc as pm
-
     m = hm.model("Reaction ~ Days + (Days|Subject)", sleepstudy,
                  parametrization="noncentered")
     pmm = m.pymc_model
@@ -326,7 +324,5 @@ def test_correlated_block_deterministics_and_likelihood_equal_numpy(
            + r[j, 0] + r[j, 1] * days)
     resid = (sleepstudy["Reaction"].to_numpy(float) - eta) / vals["sigma"]
     expected = float(np.sum(-0.5 * resid**2 - np.log(vals["sigma"]) - 0.5 * np.log(2 * np.pi)))
-    loglik = pmm.compile_fn(pm.math.sum([pt_.sum() for pt_ in pmm.logp(pmm.observed_RVs,
-                                                                       sum=False)]),
-                            inputs=pmm.value_vars, on_unused_input="ignore")
+    loglik = pmm.compile_logp(vars=pmm.observed_RVs)
     assert float(loglik(point(pmm, vals))) == pytest.approx(expected, rel=1e-10)

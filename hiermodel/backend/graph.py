@@ -405,9 +405,7 @@ def _group_effects(
                 chol = _unpacked_cholesky(k, pm.LKJCholeskyCov(
                     f"lkj_{g}{suffix}", n=k, eta=eta_lkj, sd_dist=sd_dist, compute_corr=False,
                 ))
-                sd_b = pt.sqrt(pt.sum(chol**2, axis=1))
-                L_corr = chol / sd_b[:, None]
-                corr = pt.dot(L_corr, L_corr.T)
+                sd_b, L_corr = _row_normalized(chol)
             else:
                 # SD priors of different families in one block: sample the SDs separately and
                 # take only the correlation from an LKJCholeskyCov with unit-scale SDs.
@@ -417,10 +415,9 @@ def _group_effects(
                     f"lkj_{g}{suffix}", n=k, eta=eta_lkj,
                     sd_dist=pm.HalfNormal.dist(1.0, shape=k), compute_corr=False,
                 )
-                L = _unpacked_cholesky(k, packed)
-                L_corr = L / pt.sqrt(pt.sum(L**2, axis=1))[:, None]
-                corr = pt.dot(L_corr, L_corr.T)
+                L_corr = _row_normalized(_unpacked_cholesky(k, packed))[1]
                 chol = sd_b[:, None] * L_corr
+            corr = pt.dot(L_corr, L_corr.T)
             info.latent.append(f"lkj_{g}{suffix}")
             cor_parts.append(corr[iu])
             if choice == "marginalized":
@@ -507,6 +504,13 @@ def _unpacked_cholesky(k: int, packed: Any) -> Any:
     (~18 us of sleepstudy's ~90)."""
     rows, cols = np.tril_indices(k)
     return pt.reshape(pt.set_subtensor(pt.zeros(k * k)[rows * k + cols], packed), (k, k))
+
+
+def _row_normalized(chol: Any) -> tuple[Any, Any]:
+    """(row norms, rows scaled to unit length) of a Cholesky factor: the SDs and the
+    correlation matrix's Cholesky factor, as PyMC's ``compute_corr=True`` derives them."""
+    norms = pt.sqrt(pt.sum(chol**2, axis=1))
+    return norms, chol / norms[:, None]
 
 
 def _block_mean(block: BlockDesign, k: int, population: Population | None
