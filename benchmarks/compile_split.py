@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--target-accept", type=float, default=0.9, help="both samplers")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     import pymc as pm
 
     import hiermodel as hm
+    from hiermodel.backend.sampling import run_nutpie, stored_variables
 
     print(f"# compile vs sampling — {os.cpu_count()} CPUs, load average "
           f"{' / '.join(f'{v:.2f}' for v in os.getloadavg())}")
@@ -54,21 +56,23 @@ def main(argv: list[str] | None = None) -> int:
     compiled = nutpie.compile_pymc_model(graph)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    nut = nutpie.sample(compiled, draws=args.draws, tune=args.tune, chains=args.chains,
-                        cores=min(args.chains, 2), seed=args.seed, progress_bar=False)
+    nut = run_nutpie(compiled, args.draws, args.tune, args.chains, min(args.chains, 2),
+                     args.seed, args.target_accept, progressbar=False)
     nut_sample = time.perf_counter() - start
 
     start = time.perf_counter()
     with graph:
         ref = pm.sample(draws=args.draws, tune=args.tune, chains=args.chains,
-                        cores=min(args.chains, 2), random_seed=args.seed, target_accept=0.9,
-                        progressbar=False, compute_convergence_checks=False)
+                        cores=min(args.chains, 2), random_seed=args.seed,
+                        target_accept=args.target_accept, progressbar=False,
+                        compute_convergence_checks=False)
     pymc_wall = time.perf_counter() - start
     pymc_sample = float(ref.posterior.attrs.get("sampling_time", pymc_wall))
 
+    shown = stored_variables(graph, model.info.latent)  # the parameters a fit reports
+
     def ess(idata: az.InferenceData) -> float:
-        names = [v for v in idata.posterior.data_vars if not v.endswith("__")]
-        return float(az.ess(idata, var_names=names).to_array().min())
+        return float(az.ess(idata, var_names=shown).to_array().min())
 
     rows = [("nutpie (numba)", compile_s, nut_sample, compile_s + nut_sample,
              float(nut.sample_stats["n_steps"].mean()), ess(nut)),
