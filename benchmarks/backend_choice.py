@@ -4,10 +4,11 @@ For gaussian ``y ~ x + (1|g)`` models with unique rows (no compression), fit the
 with ``backend="pymc"`` and ``backend="nutpie"`` side by side for several data sizes and print
 wall time (build + compile + sampling), min bulk ESS and the pymc/nutpie time ratio.
 
-nutpie compiles the model with numba on every fit (a fixed ~5-15 s here) and then samples with
-very little per-step overhead; PyMC reuses its on-disk C cache but pays roughly 0.1 ms of Python
-per leapfrog step plus the gradient. Small likelihoods therefore favour PyMC, large ones nutpie;
-``hiermodel.backend.sampling.AUTO_NUTPIE_ROWS`` is set from this table.
+nutpie compiles a model with numba on its first fit (a fixed ~5-15 s here; later fits of the
+same model load the compile from ``hiermodel.backend.nutpie_cache``) and then samples with very
+little per-step overhead; PyMC reuses its on-disk C cache but pays roughly 0.1 ms of Python per
+leapfrog step plus the gradient. Without the compile cache small likelihoods favoured PyMC;
+this table set the old 1,000-row rule of ``backend="auto"``, which is nutpie for every model now.
 
     python benchmarks/backend_choice.py               # n = 1000, 10000, 30000; 4 x (1000 + 1000)
     python benchmarks/backend_choice.py --n 3000,20000 --chains 2
@@ -45,13 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     import arviz as az
 
     import hiermodel as hm
-    from hiermodel.backend.sampling import AUTO_NUTPIE_ROWS
+    from hiermodel.backend.sampling import AUTO_REASON
 
     print(f"# backend choice benchmark — {os.cpu_count()} CPUs, load average "
           f"{' / '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"y ~ x + (1|g), {args.groups} groups, unique rows; {args.chains} chains x "
-          f"({args.tune} tune + {args.draws} draws); auto picks nutpie from "
-          f"{AUTO_NUTPIE_ROWS:,} likelihood rows\n")
+          f"({args.tune} tune + {args.draws} draws); {AUTO_REASON}\n")
     print("|      n | pymc wall s | nutpie wall s | pymc/nutpie | pymc min ESS | nutpie min ESS "
           "| auto picks |")
     print("|--------|-------------|---------------|-------------|--------------|----------------"

@@ -17,8 +17,11 @@ its own split (fits, PSIS-LOO, leave-one-group-out) in comparison.json's ``secon
 
 "previous" runs the same command with ``PYTHONPATH`` set to ``--previous`` (default
 ``/work/main``: hiermodel before this change), so the ratio shows what the change bought on
-the same machine in the same run. On a shared CPU, absolute times are noisy; compare ratios
-within one run. Crossed designs: ``benchmarks/crossed.py``.
+the same machine in the same run. hiermodel runs twice more: "cached compile" after an
+unreported warm-up run (the analyst's second fit of a model, nutpie's compile loaded from
+``hiermodel.backend.nutpie_cache``), and "compile cache off" (``HIERMODEL_NUTPIE_CACHE=0``:
+nutpie compiles from scratch, what the first fit of a new model costs). On a shared CPU,
+absolute times are noisy; compare ratios within one run. Crossed designs: ``benchmarks/crossed.py``.
 """
 
 from __future__ import annotations
@@ -84,10 +87,11 @@ TALK = {"dataset": "maize_yield", "dataset_args": "seed=0",
         "model_args": ", priors='maize_talk', center_predictors=False"}
 
 
-def run(cmd: list[str], pythonpath: Path, timeout: float) -> dict[str, Any]:
+def run(cmd: list[str], pythonpath: Path, timeout: float,
+        extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run one system: wall seconds, peak RSS (MB), its JSON line or the comparison's
     seconds, exit code."""
-    env = dict(os.environ, PYTHONPATH=str(pythonpath), MPLBACKEND="Agg")
+    env = dict(os.environ, PYTHONPATH=str(pythonpath), MPLBACKEND="Agg", **(extra_env or {}))
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
         # cwd is the tree under test: ``python -c`` puts the cwd first on sys.path
@@ -168,29 +172,33 @@ def main() -> None:
     only = set(args.only or ("sleepstudy", "talk", "main"))
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.1f} (CPUs: {os.cpu_count()})\n")
-    systems: list[tuple[str, str, list[str], Path]] = []
+    systems: list[tuple[str, str, list[str], Path, dict[str, str]]] = []
+    cold = {"HIERMODEL_NUTPIE_CACHE": "0"}
+
+    def ours(workload: str, cmd: list[str]) -> None:
+        systems.append((workload, "warm-up", cmd, ROOT, {}))
+        systems.append((workload, "hiermodel, cached compile", cmd, ROOT, {}))
+        systems.append((workload, "hiermodel, compile cache off", cmd, ROOT, cold))
+        if not args.skip_previous:
+            systems.append((workload, "hiermodel previous", cmd, args.previous, {}))
+
     if "sleepstudy" in only:
-        systems.append(("sleepstudy", "hiermodel", fit_cmd(HIERMODEL_FIT, SLEEP), ROOT))
-        if not args.skip_previous:
-            systems.append(("sleepstudy", "hiermodel previous", fit_cmd(HIERMODEL_FIT, SLEEP),
-                            args.previous))
+        ours("sleepstudy", fit_cmd(HIERMODEL_FIT, SLEEP))
         if not args.skip_bambi:
-            systems.append(("sleepstudy", "plain Bambi", fit_cmd(BAMBI_FIT, SLEEP), ROOT))
+            systems.append(("sleepstudy", "plain Bambi", fit_cmd(BAMBI_FIT, SLEEP), ROOT, {}))
     if "talk" in only:
-        systems.append(("talk", "hiermodel", fit_cmd(HIERMODEL_FIT, TALK), ROOT))
-        if not args.skip_previous:
-            systems.append(("talk", "hiermodel previous", fit_cmd(HIERMODEL_FIT, TALK),
-                            args.previous))
+        ours("talk", fit_cmd(HIERMODEL_FIT, TALK))
     with tempfile.TemporaryDirectory() as tmp:
         if "main" in only:
-            systems.append(("main job", "hiermodel", compare_cmd(Path(tmp) / "new"), ROOT))
-            if not args.skip_previous:
-                systems.append(("main job", "hiermodel previous",
-                                compare_cmd(Path(tmp) / "old"), args.previous))
+            ours("main job", compare_cmd(Path(tmp) / "out"))
         results: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for workload, name, cmd, path in systems:
+        for workload, name, cmd, path, extra_env in systems:
             print(f"running {workload}: {name} ...", flush=True)
-            results.setdefault(workload, []).append((name, run(cmd, path, args.timeout)))
+            if "--out" in cmd:  # a fresh output folder, so no run reuses an earlier one
+                cmd = [*cmd[:-1], str(Path(tmp) / name.replace(" ", "_").replace(",", ""))]
+            result = run(cmd, path, args.timeout, extra_env)
+            if name != "warm-up":
+                results.setdefault(workload, []).append((name, result))
     for workload, rows in results.items():
         print(f"\n{workload} (ratios: wall and ESS/s / the first system's; compile: nutpie's "
               f"numba compile, inside fit; PyMC compiles inside its sampling)\n{HEADER}")

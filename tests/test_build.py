@@ -231,26 +231,21 @@ def test_bambi_template_takes_each_column_of_a_multi_column_term(
     assert {r.source for r in m.prior_table.rows if r.cls == "b"} == {"auto"}
 
 
-def test_auto_backend_follows_likelihood_rows(sleepstudy: pd.DataFrame,
-                                              maize_small: pd.DataFrame,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """backend='auto': PyMC for small (or compressed) likelihoods, nutpie for large ones."""
+def test_auto_backend_is_nutpie_unless_missing(sleepstudy: pd.DataFrame,
+                                               maize_small: pd.DataFrame,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """backend='auto': nutpie (compile cached per model) for every model, PyMC without it."""
     import importlib.util
 
-    from hiermodel.backend.sampling import AUTO_NUTPIE_ROWS, resolve_backend
+    from hiermodel.backend.sampling import AUTO_REASON, resolve_backend
 
     small = hm.model("Reaction ~ Days + (Days|Subject)", sleepstudy)
-    assert resolve_backend(small, "auto") == (
-        "pymc", f"auto: 180 likelihood rows < {AUTO_NUTPIE_ROWS:,}, where PyMC's cached C "
-        "compile beats nutpie's numba compile")
+    assert resolve_backend(small, "auto") == ("nutpie", AUTO_REASON)
     formula = "log(maize_yield + 0.1) ~ used_hybrid_seeds + (1|county)"
     compressed = hm.model(formula, maize_small)
     assert compressed.info.cells is not None and compressed.info.cells.n_cells <= 60
-    assert resolve_backend(compressed, "auto")[0] == "pymc"  # 4,000 rows -> <= 60 cells
+    assert resolve_backend(compressed, "auto") == ("nutpie", AUTO_REASON)
     full = hm.model(formula, maize_small, compress=False)
-    assert resolve_backend(full, "auto") == (
-        "nutpie", f"auto: 4,000 likelihood rows >= {AUTO_NUTPIE_ROWS:,}, where nutpie's "
-        "compiled sampler beats PyMC's per-step overhead")
     assert resolve_backend(full, "pymc") == ("pymc", "requested")
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

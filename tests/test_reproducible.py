@@ -16,7 +16,7 @@ pytestmark = pytest.mark.fit
 @pytest.fixture(scope="module")
 def data() -> pd.DataFrame:
     rng = np.random.default_rng(9)
-    n = 1200  # >= AUTO_NUTPIE_ROWS: what backend="auto" gives nutpie
+    n = 1200
     g = rng.integers(0, 6, n)
     x = rng.normal(size=n)
     return pd.DataFrame({"y": 1 + 0.5 * x + rng.normal(0, 0.5, 6)[g] + rng.normal(size=n),

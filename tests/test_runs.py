@@ -158,7 +158,7 @@ def test_run_writes_a_complete_run(first_run: tuple[Path, RunFit, list[str]]) ->
     spec = load_spec(directory / "tiny.toml")
     assert manifest["spec_hash"] == spec.hash()
     assert manifest["data_hash"] == data_hash(spec.load_data())
-    assert manifest["seed"] == 7 and manifest["backend"] == "pymc"
+    assert manifest["seed"] == 7 and manifest["backend"] == "nutpie"
     assert manifest["plots"] == {"trace.png": "ok", "forest.png": "ok"}
     assert manifest["report"] == "ok" and (target / "report.html").is_file()
     assert set(manifest["timings"]) == {"load_data", "build", "sample", "write", "total"}

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hiermodel.backend.graph import build_graph
+from hiermodel.backend.nutpie_cache import compile_nutpie
 from hiermodel.backend.sampling import guarded_sampling, run_nutpie, stored_variables
 from hiermodel.console import show_sampler_output
 from hiermodel.errors import FitError
@@ -77,8 +78,6 @@ class FoldSampler:
     label per observation); :meth:`sample` fits the model without some groups."""
 
     def __init__(self, model: Model, groups: np.ndarray) -> None:
-        import nutpie
-
         problem = fold_problem(model)
         if problem:
             raise FitError(f"cannot refit this model by swapping data: {problem}")
@@ -90,7 +89,7 @@ class FoldSampler:
         t0 = time.perf_counter()
         options = replace(model.options, compress=model.info.cells is not None)
         graph, info = build_graph(model.design, model.prior_table, options, folds=self.codes)
-        self.compiled = nutpie.compile_pymc_model(graph)
+        self.compiled = compile_nutpie(graph)
         self.compile_seconds = time.perf_counter() - t0
         self.graph = graph
         self.info = info

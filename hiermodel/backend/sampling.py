@@ -30,21 +30,13 @@ log = logging.getLogger("hiermodel")
 BACKENDS = ("auto", "pymc", "nutpie", "numpyro", "blackjax")
 _BACKEND_PACKAGE = {"nutpie": "nutpie", "numpyro": "numpyro", "blackjax": "blackjax"}
 
-# backend="auto" samples with nutpie from this many likelihood rows (after compression) on.
-# nutpie compiles each model with numba (~7 s in a fresh process, less once numba has warmed up
-# in the session) and then has almost no per-step overhead; PyMC's NUTS reuses its on-disk C
-# cache but spends ~0.1 ms of Python per leapfrog step on top of the gradient. Measured side
-# by side on 2 CPUs, 4 x (1000 + 1000) (benchmarks/backend_choice.py, y ~ x + (1|g)): nutpie
-# was faster at every size from 1,000 rows (1.7-1.9x at 1,000, 1.8x at 3,000, 3.2x at 10,000;
-# crossed 70,000-row design 19.7 vs 112 s), PyMC on the maize model's 60 compressed cells in a
-# fresh process (8.6 vs 10.8 s), where nutpie's compile is most of the time.
-AUTO_NUTPIE_ROWS = 1_000
-
-
-def likelihood_rows(model: Model) -> int:
-    """Rows the sampler's log-density visits: cells when compressed, else observations."""
-    cells = model.info.cells
-    return int(cells.n_cells) if cells is not None else len(model.design.y)
+# backend="auto" samples with nutpie whenever it is installed. Its sampler has almost no
+# per-step overhead (12.6x PyMC's sampling speed on sleepstudy's 180 rows, 3-19x on larger
+# data: benchmarks/compile_split.py, backend_choice.py), and its numba compile, which used to
+# make PyMC the faster choice for small likelihoods, is cached on disk per model
+# (backend/nutpie_cache.py): a model fitted before compiles in well under a second in a new
+# process (the talk's 60-cell model: 3.7 s process start to summary, vs 13.5 s with PyMC).
+AUTO_REASON = "auto: nutpie, whose compile is cached on disk per model (backend/nutpie_cache.py)"
 
 
 def resolve_backend(model: Model, backend: str) -> tuple[str, str]:
@@ -52,14 +44,9 @@ def resolve_backend(model: Model, backend: str) -> tuple[str, str]:
     check_backend(backend)
     if backend != "auto":
         return backend, "requested"
-    rows = likelihood_rows(model)
     if importlib.util.find_spec("nutpie") is None:
         return "pymc", "auto: nutpie not installed"
-    if rows >= AUTO_NUTPIE_ROWS:
-        return "nutpie", (f"auto: {rows:,} likelihood rows >= {AUTO_NUTPIE_ROWS:,}, where "
-                          "nutpie's compiled sampler beats PyMC's per-step overhead")
-    return "pymc", (f"auto: {rows:,} likelihood rows < {AUTO_NUTPIE_ROWS:,}, where PyMC's "
-                    "cached C compile beats nutpie's numba compile")
+    return "nutpie", AUTO_REASON
 
 
 def check_backend(backend: str) -> None:
@@ -233,8 +220,7 @@ def sample(
 ) -> tuple[Any, dict[str, Any]]:
     """Draw from the posterior of ``model``: (InferenceData, sampler settings and timing).
 
-    ``backend``: ``"auto"`` (default: nutpie for likelihoods of at least
-    :data:`AUTO_NUTPIE_ROWS` rows after compression when nutpie is installed, else PyMC),
+    ``backend``: ``"auto"`` (default: nutpie when it is installed, else PyMC),
     ``"pymc"``, ``"nutpie"``, ``"numpyro"`` or ``"blackjax"``. The choice and its reason are
     recorded in ``fit.sampler`` and printed by ``summary()``. ``progressbar`` (the sampler's
     own bar) and the sampler's log lines are off inside
@@ -260,9 +246,9 @@ def sample(
     try:
         with guarded_sampling(what):
             if backend == "nutpie":
-                import nutpie
+                from hiermodel.backend.nutpie_cache import compile_nutpie
 
-                idata = run_nutpie(nutpie.compile_pymc_model(pm_model), draws, tune, chains,
+                idata = run_nutpie(compile_nutpie(pm_model), draws, tune, chains,
                                    cores, seed, target_accept, progressbar)
                 idata.posterior = idata.posterior[[v for v in keep if v in idata.posterior]]
             else:
@@ -348,7 +334,7 @@ def joint_prior_draws(pymc_model: Any, names: list[str], draws: int, seed: int |
             for n in names}
 
 
-__all__ = ["AUTO_NUTPIE_ROWS", "BACKENDS", "SAMPLER_LOGGERS", "check_backend",
-           "guarded_sampling", "interruptible", "joint_prior_draws", "likelihood_rows",
+__all__ = ["AUTO_REASON", "BACKENDS", "SAMPLER_LOGGERS", "check_backend",
+           "guarded_sampling", "interruptible", "joint_prior_draws",
            "prior_draws", "prior_predictive", "resolve_backend", "run_nutpie", "sample",
            "sampler_logs", "stop_children", "stored_variables"]
