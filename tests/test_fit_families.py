@@ -145,7 +145,7 @@ def test_simulation_recovery(family: str, aux: dict[str, float]) -> None:
     # user would (the gamma case mixes slowly non-centered: R-hat 1.055 on one machine, under
     # 1.05 on another with the same seed)
     fit = hm.fit("y ~ x + (1|g)", df, family=family, draws=500, tune=700, chains=4, seed=3,
-                 backend="pymc", remedy=True)
+                 remedy=True)
     fe = fit.fixef()
     for term in ("(Intercept)", "x"):
         assert _z(fe.loc[term], TRUE[term]) < 4.5, (term, fe.loc[term].to_dict())
@@ -165,7 +165,7 @@ def test_cumulative_recovery(link: str) -> None:
     df = _simulated("cumulative", {}, seed=8, thresholds=cuts, link=link)
     df["y"] = df["y"].astype(int)  # integer ratings 1..4
     fit = hm.fit("y ~ x + (1|g)", df, family="cumulative", link=link, draws=500, tune=700,
-                 chains=4, seed=3, backend="pymc")
+                 chains=4, seed=3)
     fe = fit.fixef()
     assert list(fe.index) == ["1|2", "2|3", "3|4", "x"]
     for name, truth in zip(["1|2", "2|3", "3|4", "x"], [*cuts, TRUE["x"]], strict=True):

@@ -116,6 +116,30 @@ def test_key_ignores_shared_data_values_and_callbacks_match_pymc():
     np.testing.assert_allclose(grad, dlogp_fn(point), rtol=1e-9, atol=1e-8)
 
 
+@pytest.mark.builds
+def test_digamma_is_scipys_and_cacheable():
+    """hiermodel's numba digamma (backend/numba_ops.py) replaces PyTensor's call of SciPy's
+    Cython psi through a pointer, which numba cannot cache."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+    from scipy.special import psi
+
+    from hiermodel.backend.numba_ops import digamma
+
+    positive = np.concatenate([np.geomspace(1e-8, 1e6, 2000), [0.5, 1, 1.4616, 9.999, 10]])
+    np.testing.assert_allclose([digamma(v) for v in positive], psi(positive), rtol=1e-13,
+                               atol=1e-14)
+    negative = -np.geomspace(1e-6, 50, 500) + 1e-3  # reflection, away from the poles
+    np.testing.assert_allclose([digamma(v) for v in negative], psi(negative), rtol=1e-11)
+    special = [0.0, -1.0, -2.0, np.inf, -np.inf, np.nan]
+    np.testing.assert_array_equal([digamma(v) for v in special], psi(special))
+    x = pt.dvector("x")
+    fn = pytensor.function([x], pt.psi(x), mode="NUMBA")
+    np.testing.assert_allclose(fn(positive), psi(positive), rtol=1e-13, atol=1e-14)
+    assert CACHED_SRC_FUNCTIONS.get(fn.vm.jit_fn.py_func) is not None
+
+
 @pytest.mark.fit
 def test_cached_compile_samples_the_fresh_compiles_draws_and_recovers_lost_files():
     from hiermodel.backend.nutpie_cache import cache_dir, compile_nutpie

@@ -38,7 +38,7 @@ import numpy as np
 
 log = logging.getLogger("hiermodel")
 
-FORMAT = 1  # bump when the entry's contents or the callbacks' source change
+FORMAT = 2  # bump when the entry's contents or the callbacks' source change
 
 _LOGP_SRC = """
 def hiermodel_logp(dim, x_, out_, logp_, user_data_):
@@ -88,10 +88,12 @@ def graph_key(pm_model: Any, outputs: list[Any] | None = None) -> str:
     from pytensor.graph.basic import Constant
     from pytensor.graph.traversal import graph_inputs, io_toposort
 
+    from hiermodel.backend import numba_ops
+
     outputs = outputs if outputs is not None else _outputs(pm_model)
     digest = hashlib.sha256()
-    digest.update(repr((FORMAT, nutpie.__version__, pytensor.__version__, numba.__version__,
-                        pymc.__version__, pm_model.check_bounds, _LOGP_SRC,
+    digest.update(repr((FORMAT, numba_ops.VERSION, nutpie.__version__, pytensor.__version__,
+                        numba.__version__, pymc.__version__, pm_model.check_bounds, _LOGP_SRC,
                         _EXPAND_SRC)).encode())
     ids: dict[Any, int] = {}
 
@@ -143,6 +145,8 @@ def compile_nutpie(pm_model: Any) -> Any:
     import nutpie
     from pytensor import config
 
+    from hiermodel.backend import numba_ops  # noqa: F401 — registers cacheable numba ops
+
     if not config.numba__cache or os.environ.get("HIERMODEL_NUTPIE_CACHE") == "0":
         return nutpie.compile_pymc_model(pm_model)
     outputs = _outputs(pm_model)
@@ -151,9 +155,12 @@ def compile_nutpie(pm_model: Any) -> Any:
     entry = _read_entry(entry_path)
     if entry is not None:
         try:
-            return _assemble(pm_model, outputs, key, entry, functions=None)
+            compiled = _assemble(pm_model, outputs, key, entry, functions=None)
+            log.debug("nutpie compile cache: loaded %s", key[:12])
+            return compiled
         except Exception as exc:  # a stale or partial entry (numba's files gone): recompile
             log.info("nutpie compile cache: entry %s not loaded (%s); compiling", key[:12], exc)
+    log.debug("nutpie compile cache: compiling %s", key[:12])
     return _compile_and_store(pm_model, outputs, key, entry_path)
 
 

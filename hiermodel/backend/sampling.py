@@ -242,13 +242,16 @@ def sample(
     if show_sampler_output() is False:
         progressbar = False
     start = time.perf_counter()
+    compile_seconds = 0.0
     what = f"sampling {model.formula} with {backend} ({chains} chains x {tune} + {draws})"
     try:
         with guarded_sampling(what):
             if backend == "nutpie":
                 from hiermodel.backend.nutpie_cache import compile_nutpie
 
-                idata = run_nutpie(compile_nutpie(pm_model), draws, tune, chains,
+                compiled = compile_nutpie(pm_model)
+                compile_seconds = time.perf_counter() - start
+                idata = run_nutpie(compiled, draws, tune, chains,
                                    cores, seed, target_accept, progressbar)
                 idata.posterior = idata.posterior[[v for v in keep if v in idata.posterior]]
             else:
@@ -268,6 +271,8 @@ def sample(
     sampler = {"backend": backend, "backend_requested": requested, "backend_reason": reason,
                "draws": draws, "tune": tune, "chains": chains,
                "seed": seed, "target_accept": target_accept, "seconds": elapsed}
+    if backend == "nutpie":
+        sampler["compile_seconds"] = compile_seconds
     return idata, sampler
 
 
