@@ -114,7 +114,7 @@ def graph_key(pm_model: Any, outputs: list[Any] | None = None) -> str:
     for node in io_toposort(list(graph_inputs(outputs)), outputs):
         op = node.op
         inputs = [ident(v) for v in node.inputs]
-        props = [(p, str(getattr(op, p))) for p in getattr(op, "__props__", ())]
+        props = [(p, _prop_text(getattr(op, p))) for p in getattr(op, "__props__", ())]
         digest.update(f"N{type(op).__module__}.{type(op).__qualname__}|{op}|{props}|"
                       f"{inputs}".encode())
         for out in node.outputs:
@@ -126,6 +126,13 @@ def graph_key(pm_model: Any, outputs: list[Any] | None = None) -> str:
         digest.update(f"S{rv.name}:{start!r}".encode() if not isinstance(start, np.ndarray)
                       else f"S{rv.name}".encode() + np.ascontiguousarray(start).tobytes())
     return digest.hexdigest()
+
+
+def _prop_text(value: Any) -> str:
+    """An op property as key text: arrays in full (``str`` would elide their middle)."""
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype}{value.shape}{np.ascontiguousarray(value).tobytes().hex()}"
+    return str(value)
 
 
 def cache_dir() -> Path:
