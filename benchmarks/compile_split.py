@@ -9,9 +9,9 @@ fit), build hiermodel's PyMC graph once, then in this one process
 
 and print the stage times, leapfrog steps per draw, min bulk ESS and the ratios. The point it
 measures: on small likelihoods nutpie's sampling is an order of magnitude faster than PyMC's,
-and nutpie's numba compile (not cached across processes: its C callbacks close over the
-model's data) is what keeps ``backend="auto"`` on PyMC below
-``hiermodel.backend.sampling.AUTO_NUTPIE_ROWS`` rows.
+and nutpie's own numba compile (not cached across processes: its C callbacks close over the
+model's sizes) is most of nutpie's time. hiermodel's fits cache that compile per model
+(``hiermodel.backend.nutpie_cache``); this script times nutpie's uncached compile.
 
     python benchmarks/compile_split.py
     python benchmarks/compile_split.py --formula "Reaction ~ Days + (Days || Subject)"

@@ -8,6 +8,18 @@ import numpy as np
 import pymc as pm
 
 
+def fold_graph(m: Any, labels: Any) -> pm.Model:
+    """``m``'s graph with its likelihood split by the groups ``labels`` (shared ``fold_keep``
+    data), compressed like ``m`` (backend/folds.py's graph)."""
+    from dataclasses import replace
+
+    from hiermodel.backend.graph import build_graph
+
+    codes = np.unique(np.asarray(labels).astype(str), return_inverse=True)[1]
+    options = replace(m.options, compress=m.info.cells is not None)
+    return build_graph(m.design, m.prior_table, options, folds=codes)[0]
+
+
 def point(model: pm.Model, values: dict[str, Any]) -> dict[str, np.ndarray]:
     """Value-variable point from constrained values of the free RVs (transformed as needed)."""
     out: dict[str, np.ndarray] = {}

@@ -7,8 +7,6 @@ reused compiled graph matches a fresh fit on the training rows.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +14,7 @@ from scipy.stats import norm
 
 from hiermodel.comparison.refits import held_out_groups
 from hiermodel.models import model
+from tests.helpers import fold_graph
 
 
 def _data(n: int = 400, groups: int = 8, seed: int = 0) -> pd.DataFrame:
@@ -27,14 +26,6 @@ def _data(n: int = 400, groups: int = 8, seed: int = 0) -> pd.DataFrame:
                          "h": rng.integers(0, 2, n).astype(bool),
                          "c": rng.poisson(np.exp(0.3 * x)), "w": rng.integers(1, 4, n),
                          "s": rng.binomial(5, 0.4, n)}).assign(f=lambda d: 5 - d["s"])
-
-
-def _fold_graph(m, labels):
-    from hiermodel.backend.graph import build_graph
-
-    codes = np.unique(np.asarray(labels).astype(str), return_inverse=True)[1]
-    options = replace(m.options, compress=m.info.cells is not None)
-    return build_graph(m.design, m.prior_table, options, folds=codes)[0]
 
 
 def _point(graph, seed: int) -> dict:
@@ -56,7 +47,7 @@ def test_fold_graph_keeps_the_log_density_when_every_fold_is_kept(formula, famil
                                                                   extra):
     df = _data()
     m = model(formula, df, family=family, compress=compress, **extra)
-    graph = _fold_graph(m, df["g"].to_numpy())
+    graph = fold_graph(m, df["g"].to_numpy())
     for seed in range(3):
         point = _point(m.pymc_model, seed)
         assert graph.compile_logp()(point) == pytest.approx(
@@ -72,7 +63,7 @@ def test_fold_graph_without_groups_is_the_training_model(compress):
 
     df = _data()
     m = model("y ~ h + x", df, compress=compress, priors="maize_talk")
-    graph = _fold_graph(m, df["g"].to_numpy())
+    graph = fold_graph(m, df["g"].to_numpy())
     held = ["g1", "g5"]
     levels = np.unique(df["g"].astype(str))
     train = df[~df["g"].isin(held)].reset_index(drop=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import subprocess
 import sys
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -20,6 +19,7 @@ import pytest
 
 import hiermodel as hm
 from hiermodel.models import model
+from tests.helpers import fold_graph
 
 pytest.importorskip("nutpie")
 
@@ -30,15 +30,6 @@ def _data(n: int = 60, groups: int = 6, seed: int = 0) -> pd.DataFrame:
     x = rng.normal(size=n)
     y = 1 + 0.5 * x + rng.normal(size=groups)[g] + rng.normal(size=n)
     return pd.DataFrame({"y": y, "x": x, "g": [f"g{i}" for i in g]})
-
-
-def _fold_graph(m, labels):
-    """The model's graph with the likelihood split by group (shared ``fold_keep`` data)."""
-    from hiermodel.backend.graph import build_graph
-
-    codes = np.unique(np.asarray(labels).astype(str), return_inverse=True)[1]
-    return build_graph(m.design, m.prior_table, replace(m.options, compress=False),
-                       folds=codes)[0]
 
 
 def _forget(graph) -> str:
@@ -90,7 +81,7 @@ def test_key_ignores_shared_data_values_and_callbacks_match_pymc():
     from hiermodel.backend.nutpie_cache import compile_nutpie, graph_key
 
     df = _data()
-    graph = _fold_graph(model("y ~ x + (1|g)", df), df["g"])
+    graph = fold_graph(model("y ~ x + (1|g)", df), df["g"])
     key = graph_key(graph)
     keep = graph["fold_keep"]
     keep.set_value(np.r_[0.0, np.ones(keep.get_value().size - 1)])
@@ -146,7 +137,7 @@ def test_cached_compile_samples_the_fresh_compiles_draws_and_recovers_lost_files
     from hiermodel.backend.sampling import run_nutpie
 
     df = _data(seed=3)
-    graph = _fold_graph(model("y ~ x + (1|g)", df), df["g"])
+    graph = fold_graph(model("y ~ x + (1|g)", df), df["g"])
     key = _forget(graph)
 
     def draws(compiled, keep):

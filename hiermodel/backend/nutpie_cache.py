@@ -201,7 +201,7 @@ def _compile_and_store(pm_model: Any, outputs: list[Any], key: str, path: Path) 
         "shared": [[name, var.ndim] for name, var in shared.items()],
         "logp_shared": [v.name for v in logp_pt.get_shared()],
         "expand_shared": [v.name for v in expand_pt.get_shared()],
-        "start": [float(v) for v in _support_point_fn(pm_model)(0)],
+        "start": _support_point(pm_model),
     }
     compiled = _assemble(pm_model, outputs, key, entry,
                          functions=(logp_pt.vm.jit_fn, expand_pt.vm.jit_fn))
@@ -211,17 +211,12 @@ def _compile_and_store(pm_model: Any, outputs: list[Any], key: str, path: Path) 
     return compiled
 
 
-def _support_point_fn(pm_model: Any) -> Any:
-    """The flat unconstrained starting point without jitter (jitter is added per chain)."""
-    from nutpie.compile_pymc import _compute_shapes, _rv_dict_to_flat_array_wrapper
-    from pymc.initial_point import make_initial_point_fn
-
-    shapes = _compute_shapes(pm_model)
-    names = [pm_model.rvs_to_values[rv].name for rv in pm_model.free_RVs]
-    point_fn = make_initial_point_fn(model=pm_model, default_strategy="support_point",
-                                     jitter_rvs=set(), return_transformed=True)
-    return _rv_dict_to_flat_array_wrapper(point_fn, names=names,
-                                          shapes=[shapes[n] for n in names])
+def _support_point(pm_model: Any) -> list[float]:
+    """The flat unconstrained starting point without jitter (jitter is added per chain), in
+    the free variables' order: PyMC's support point, as nutpie's default starts from."""
+    point = pm_model.initial_point()
+    return [float(v) for rv in pm_model.free_RVs
+            for v in np.ravel(point[pm_model.rvs_to_values[rv].name])]
 
 
 def _assemble(pm_model: Any, outputs: list[Any], key: str, entry: dict[str, Any],
@@ -242,8 +237,7 @@ def _assemble(pm_model: Any, outputs: list[Any], key: str, entry: dict[str, Any]
     for (name, ndim), value in zip(entry["shared"], values.values(), strict=True):
         if value.ndim != ndim:
             raise ValueError(f"shared variable {name} has rank {value.ndim}, not {ndim}")
-    shared_vars = {name: _Rank(ndim) for name, ndim in entry["shared"]}
-    user_data = make_user_data(shared_vars, values)
+    user_data = make_user_data(values, values)  # the layout needs ranks: the arrays' own
     n_dim, n_expanded = entry["n_dim"], entry["n_expanded"]
     types = numba.types
     signatures = (
@@ -283,13 +277,6 @@ def _assemble(pm_model: Any, outputs: list[Any], key: str, entry: dict[str, Any]
         initial_point_func=_Jittered(np.asarray(entry["start"], dtype="float64")),
         shared_data=values, user_data=user_data, n_expanded=n_expanded,
         shape_info=shape_info, logp_func=None, expand_func=None)
-
-
-class _Rank:
-    """What ``nutpie.compile_pymc.make_user_data`` reads from a shared variable: its rank."""
-
-    def __init__(self, ndim: int) -> None:
-        self.ndim = ndim
 
 
 class _Jittered:
