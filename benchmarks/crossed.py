@@ -1,18 +1,26 @@
-"""Crossed design with thousands of levels: hiermodel vs plain Bambi.
+"""Crossed designs with thousands of levels: hiermodel vs plain Bambi.
 
-    python benchmarks/crossed.py                 # 70,000 rows, 3,000 students x 100 instructors
-    python benchmarks/crossed.py --skip-bambi
-    python benchmarks/crossed.py --quick         # 5,000 rows, 400 students x 20 instructors
+    python benchmarks/crossed.py --skip-bambi   # the issue's workload, 4 chains x (1000 + 1000)
+    python benchmarks/crossed.py --design two   # y ~ x + (1|student) + (1|instructor), 70,000 rows
+    python benchmarks/crossed.py --quick        # 5,000 rows, 2 x (150 + 150)
 
-Simulated ratings: every row is one (student, instructor) encounter with a numeric predictor
-``x``, so no two rows share their model inputs and exact compression does not apply (hiermodel's
-``compress="auto"`` keeps the full likelihood; the output says so). Model
-``y ~ x + (1|student) + (1|instructor)``; 2 chains x (500 tune + 500 draws) by default.
+``--design three`` (default) is shaped like lme4's InstEval: 73,000 simulated ratings by
+3,000 students of 1,100 instructors, each instructor in one of 7 departments, each rating of a
+service course or not, and the model ``y ~ x + (1|student) + (1|instructor) + (1|dept:service)``
+(three crossed factors, one an interaction with 14 levels). Every row has its own numeric ``x``,
+so exact compression does not apply.
 
-Systems run in separate subprocesses (see ``_common.py``): hiermodel default (``backend="auto"``,
-which picks nutpie for a likelihood this size), hiermodel with ``backend="pymc"`` (PyMC's own
-NUTS on the same graph) and plain Bambi with its defaults. Plain Bambi is killed
-after ``--bambi-timeout`` seconds (default 900 = 15 min) and reported as timed out.
+Systems run in separate subprocesses (see ``_common.py``), one after another:
+
+- hiermodel default (``backend="auto"``: nutpie, compile cached after its first run);
+- hiermodel ``marginalize=True``: the factor with the most effects (students) integrated out
+  exactly (backend/marginal.py), the others sampled;
+- the same with ``parametrization={"instructor": "centered"}`` (design three);
+- hiermodel ``backend="pymc"`` (PyMC's NUTS on the default graph; ``--skip-pymc``);
+- plain Bambi with its defaults, killed after ``--bambi-timeout`` seconds (default 900).
+
+Run it twice for warm compile caches (the second run's hiermodel rows load their compiled
+model; ``compile+init`` then shows ~0.5 s).
 """
 
 from __future__ import annotations
@@ -31,6 +39,12 @@ import _common as C
 
 FORMULA = "y ~ x + (1|student) + (1|instructor)"
 TRUTH = {"(Intercept)": 3.0, "x": 0.5, "sd_student": 0.6, "sd_instructor": 0.4, "sigma": 1.0}
+# the issue's workload, shaped like lme4's InstEval (73,421 ratings, 2,972 students, 1,128
+# instructors nested in 14 departments, lectures as a service course or not)
+FORMULA3 = "y ~ x + (1|student) + (1|instructor) + (1|dept:service)"
+TRUTH3 = {"(Intercept)": 3.0, "x": 0.5, "sd_student": 0.3, "sd_instructor": 0.5,
+          "sd_dept:service": 0.15, "sigma": 1.2}
+DESIGNS = {"two": (FORMULA, TRUTH), "three": (FORMULA3, TRUTH3)}
 
 
 def simulate(n: int, n_students: int, n_instructors: int, seed: int) -> Any:
@@ -59,7 +73,44 @@ def simulate(n: int, n_students: int, n_instructors: int, seed: int) -> Any:
     })
 
 
+def simulate3(n: int, n_students: int, n_instructors: int, n_depts: int, seed: int) -> Any:
+    """InstEval-shaped ratings: students x instructors, each instructor in one department, and a
+    service-course indicator per row, so ``dept:service`` is a third factor crossed with both."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    student = rng.integers(0, n_students, n)
+    w = rng.gamma(2.0, 1.0, n_instructors)
+    instructor = rng.choice(n_instructors, size=n, p=w / w.sum())
+    student[:n_students] = np.arange(n_students)
+    instructor[n_students:n_students + n_instructors] = np.arange(n_instructors)
+    dept_of = rng.integers(0, n_depts, n_instructors)
+    dept_of[:n_depts] = np.arange(n_depts)
+    dept = dept_of[instructor]
+    service = rng.random(n) < 0.4
+    x = rng.normal(0, 1, n)
+    t = TRUTH3
+    u = rng.normal(0, t["sd_student"], n_students)
+    v = rng.normal(0, t["sd_instructor"], n_instructors)
+    cell = dept * 2 + service.astype(int)
+    c = rng.normal(0, t["sd_dept:service"], 2 * n_depts)
+    y = (t["(Intercept)"] + t["x"] * x + u[student] + v[instructor] + c[cell]
+         + rng.normal(0, t["sigma"], n))
+    return pd.DataFrame({
+        "y": y,
+        "x": x,
+        "student": pd.Categorical([f"s{i:04d}" for i in student]),
+        "instructor": pd.Categorical([f"i{i:04d}" for i in instructor]),
+        "dept": pd.Categorical([f"d{i:02d}" for i in dept]),
+        "service": pd.Categorical(np.where(service, "yes", "no")),
+    })
+
+
 def _data(cfg: dict[str, Any]) -> Any:
+    if cfg["design"] == "three":
+        return simulate3(cfg["n"], cfg["n_students"], cfg["n_instructors"], cfg["n_depts"],
+                         cfg["data_seed"])
     return simulate(cfg["n"], cfg["n_students"], cfg["n_instructors"], cfg["data_seed"])
 
 
@@ -73,7 +124,8 @@ def _run_hiermodel(cfg: dict[str, Any]) -> dict[str, Any]:
     import_s = time.perf_counter() - t
     df = _data(cfg)
     t0 = time.perf_counter()
-    model = hm.model(FORMULA, df, **{k: v for k, v in cfg["options"].items() if k != "backend"})
+    formula = DESIGNS[cfg["design"]][0]
+    model = hm.model(formula, df, **{k: v for k, v in cfg["options"].items() if k != "backend"})
     t1 = time.perf_counter()
     fit_kw = {"backend": cfg["options"]["backend"]} if "backend" in cfg["options"] else {}
     fit = model.fit(draws=cfg["draws"], tune=cfg["tune"], chains=cfg["chains"],
@@ -105,7 +157,8 @@ def _run_bambi(cfg: dict[str, Any]) -> dict[str, Any]:
     import_s = time.perf_counter() - t
     df = _data(cfg)
     t0 = time.perf_counter()
-    bm = bmb.Model(FORMULA, df)
+    formula = DESIGNS[cfg["design"]][0]
+    bm = bmb.Model(formula, df)
     t1 = time.perf_counter()
     kw: dict[str, Any] = {}
     if cfg.get("cores"):
@@ -113,7 +166,9 @@ def _run_bambi(cfg: dict[str, Any]) -> dict[str, Any]:
     idata = bm.fit(draws=cfg["draws"], tune=cfg["tune"], chains=cfg["chains"],
                    random_seed=cfg["seed"], progressbar=False, **kw)
     t2 = time.perf_counter()
-    params = C.param_stats(C.canonical_bambi(idata, {"x": "x"}, ["student", "instructor"]))
+    params = C.param_stats(C.canonical_bambi(
+        idata, {"x": "x"},
+        ["student", "instructor"] + (["dept:service"] if cfg["design"] == "three" else [])))
     from pymc.sampling.parallel import _cpu_count
 
     out: dict[str, Any] = {
@@ -146,26 +201,47 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bambi-cores", type=int, default=None)
     p.add_argument("--skip-pymc", action="store_true",
                    help="do not run the backend='pymc' comparison row")
+    p.add_argument("--skip-marginal", action="store_true",
+                   help="do not run the marginalize=True rows")
     p.add_argument("--n", type=int, default=None)
     p.add_argument("--students", type=int, default=None)
     p.add_argument("--instructors", type=int, default=None)
-    p.add_argument("--chains", type=int, default=2)
+    p.add_argument("--depts", type=int, default=None,
+                   help="departments of --design three (x 2 service levels; default 7)")
+    p.add_argument("--design", choices=sorted(DESIGNS), default="three",
+                   help="three: the issue's InstEval-shaped workload (default); two: "
+                        "y ~ x + (1|student) + (1|instructor) at 70,000 rows")
+    p.add_argument("--chains", type=int, default=4)
     C.add_run_args(p, data_seed=2024, data_seed_help="simulation seed (default 2024)")
     args = p.parse_args(argv)
     if C.run_worker_if_asked(args, RUNNERS):
         return 0
 
-    n = args.n or (5000 if args.quick else 70_000)
+    three = args.design == "three"
+    n = args.n or (5000 if args.quick else 73_000 if three else 70_000)
     n_students = args.students or (400 if args.quick else 3000)
-    n_instructors = args.instructors or (20 if args.quick else 100)
-    draws = args.draws or (150 if args.quick else 500)
-    tune = args.tune or (150 if args.quick else 500)
-    common = {"n": n, "n_students": n_students, "n_instructors": n_instructors, "draws": draws,
+    n_instructors = args.instructors or (60 if args.quick and three else 20 if args.quick
+                                         else 1100 if three else 100)
+    n_depts = args.depts or (3 if args.quick else 7)
+    draws = args.draws or (150 if args.quick else 1000)
+    tune = args.tune or (150 if args.quick else 1000)
+    formula, truth = DESIGNS[args.design]
+    common = {"design": args.design, "n": n, "n_students": n_students,
+              "n_instructors": n_instructors, "n_depts": n_depts, "draws": draws,
               "tune": tune, "chains": args.chains, "seed": args.seed,
               "data_seed": args.data_seed}
     systems: list[dict[str, Any]] = [
         {"name": "hiermodel default", "kind": "hiermodel", "options": {}},
     ]
+    if not args.skip_marginal:
+        # the factor with the most effects (students) integrated out, the others sampled
+        systems.append({"name": "hiermodel marginalize=True", "kind": "hiermodel",
+                        "options": {"marginalize": True}})
+        if three:
+            systems.append({"name": "hiermodel marginalize=True, instructor centered",
+                            "kind": "hiermodel",
+                            "options": {"marginalize": True,
+                                        "parametrization": {"instructor": "centered"}}})
     # the default backend is "auto" (nutpie here, 70,000 likelihood rows); the other row is
     # PyMC's own sampler on the same graph
     if not args.skip_pymc and not args.quick:
@@ -179,9 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# hiermodel crossed-design benchmark — {started:%Y-%m-%d %H:%M %Z}")
     print(f"machine: {C.machine()}; load average (1/5/15 min) at start: {C.load_average()}")
     print(f"versions: {C.versions()}")
-    print(f"formula: {FORMULA}")
-    print(f"data: simulate(n={n}, students={n_students}, instructors={n_instructors}, "
-          f"seed={args.data_seed}) — numeric x, so rows are unique; {args.chains} chains x "
+    print(f"formula: {formula}")
+    print(f"data: simulate{'3' if three else ''}(n={n}, students={n_students}, "
+          f"instructors={n_instructors}"
+          + (f", depts={n_depts} (x 2 service = {2 * n_depts} dept:service levels)" if three
+             else "")
+          + f", seed={args.data_seed}) — numeric x, so rows are unique; {args.chains} chains x "
           f"({tune} tune + {draws} draws), sampler seed {args.seed}"
           + ("  [--quick]" if args.quick else ""))
     print(flush=True)
@@ -198,8 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     bambi = next((r for r in results if r["name"] == "plain Bambi"), None)
     print("## Results")
     print(C.SYSTEM_NOTES)
-    print("min bulk ESS, max R-hat: over intercept, slope, both SDs, sigma and all "
-          f"{n_students + n_instructors} group-level effects")
+    print("min bulk ESS, max R-hat: over the intercept, slope, SDs, sigma and all "
+          f"{n_students + n_instructors + (2 * n_depts if three else 0)} group-level effects "
+          "(the population parameters alone: below the table)")
     print()
     print(C.table(C.SYSTEM_HEADER, [C.system_row(r, bambi) for r in results]))
     print()
@@ -214,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
                      + "; parametrization " + ", ".join(
                          f"{g}: {c} ({r['parametrization_reason'][g]})"
                          for g, c in r["parametrization"].items()))
+        pop = {k: v for k, v in r["params"].items() if k in truth}
+        worst = min(pop, key=lambda k: pop[k]["ess_bulk"])
+        extra += (f"; population parameters: min bulk ESS {pop[worst]['ess_bulk']:.0f} "
+                  f"({worst}), max R-hat {max(v['r_hat'] for v in pop.values()):.3f}")
         print(f"- {r['name']}: backend {r.get('backend')}, cores {r.get('cores', '-')}, "
               f"import {C.fmt(r.get('import_s'))} s, process total {C.fmt(r['process_s'])} s, "
               f"mean leapfrog steps/draw {C.fmt(r.get('mean_steps'))}, worst-ESS parameter "
@@ -223,11 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\n## Population-level posterior means (truth in brackets)")
     ok = [r for r in results if r.get("ok")]
     if ok:
-        names = list(TRUTH)
+        names = list(truth)
         header = ["parameter", *[r["name"] for r in ok]]
         rows = []
         for name in names:
-            cells = [f"{name} [{TRUTH[name]}]"]
+            cells = [f"{name} [{truth[name]}]"]
             for r in ok:
                 q = r["params"].get(name)
                 cells.append("-" if q is None else

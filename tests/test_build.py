@@ -178,6 +178,25 @@ def test_auto_parametrization_follows_information_per_level(
     assert slopes.info.parametrization["county"] == "noncentered"
 
 
+def test_the_centered_factor_with_fewest_levels_is_centered_on_the_intercept() -> None:
+    """Two centered crossed factors: only one can be centered on the intercept, and it is the
+    one with fewer levels, whatever the formula order (its effects' mean is the one its prior
+    pins least); the other's effects have mean zero."""
+    rng = np.random.default_rng(4)
+    n = 400
+    many, few = rng.integers(0, 40, n), rng.integers(0, 4, n)
+    df = pd.DataFrame({"y": rng.normal(size=40)[many] + rng.normal(size=4)[few]
+                       + rng.normal(size=n),
+                       "many": [f"m{i}" for i in many], "few": [f"f{i}" for i in few]})
+    note = "; level intercepts centered on (Intercept)"
+    for formula in ["y ~ (1|many) + (1|few)", "y ~ (1|few) + (1|many)"]:
+        m = hm.model(formula, df, parametrization="centered")
+        assert m.info.parametrization_reason["few"] == "requested" + note
+        assert m.info.parametrization_reason["many"] == "requested"
+        free = {v.name for v in m.pymc_model.free_RVs}
+        assert {"a_few", "r_many"} <= free and "a_many" not in free
+
+
 STANDIN_FORMULAS = [
     "log(maize_yield + 0.1) ~ used_hybrid_seeds + (1|county)",
     "log(maize_yield + 0.1) ~ used_hybrid_seeds + (used_hybrid_seeds|county) + (1|season)",

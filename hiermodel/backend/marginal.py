@@ -21,11 +21,20 @@ draw, from their exact conditional ``v_j | y, theta ~ N(K_j^-1 u_j / sigma^2, K_
 K_j is a q x q matrix per level with q small (at most MAX_TERMS), so its Cholesky factor is unrolled
 into elementwise operations on vectors over levels: fast in PyMC's C backend and in numba
 (nutpie), with no batched linear-algebra Ops.
+
+Crossed designs (several grouping factors): the factor with the most group effects
+(:func:`marginal_group`) is integrated out and the others are sampled jointly. Given the other
+factors' effects the rows of one level are still independent of the other levels, so the same
+density holds with ``e = y - W theta - (the other factors' Z r)`` computed row by row
+(:func:`marginal_logp_rows`: ``e'e`` and the per-level sums ``Z_j'e_j``, one scatter-add per
+term), and the conditional draws subtract the other factors' drawn effects. On a crossed
+73,000-row design with 3,000 students this removes 3,000 of 4,120 sampled dimensions
+(docs/performance.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,8 +48,19 @@ MAX_TERMS = 6
 
 
 @dataclass
+class OtherEffects:
+    """A grouping factor sampled jointly beside the integrated one: its rows' columns, to
+    subtract its drawn effects ``r_<g>`` in the conditional draws."""
+
+    name: str  # the posterior variable r_<g>
+    index: np.ndarray  # (n,) level of each row
+    Z: np.ndarray  # (n, q_g) the factor's columns, in r_<g>'s term order
+
+
+@dataclass
 class MarginalStats:
-    """Sufficient statistics of a gaussian model with one grouping factor."""
+    """Sufficient statistics of a gaussian model whose grouping factor ``group`` is integrated
+    out; with other factors (``others``), also the factor's rows (``index``, ``Z``)."""
 
     group: str
     levels: list[str]
@@ -54,10 +74,13 @@ class MarginalStats:
     n: int
     theta_names: list[str]  # posterior variables making up theta, in W's column order
     correlated: list[tuple[int, int]]  # (start, k) of each correlated block in the terms
+    index: np.ndarray | None = None  # (n,) level of each row (crossed designs)
+    Z: np.ndarray | None = None  # (n, q) the factor's columns per row (crossed designs)
+    others: list[OtherEffects] = field(default_factory=list)
 
 
 def eligibility(design: Any) -> str | None:
-    """Why the group effects of ``design`` cannot be integrated out (None when they can)."""
+    """Why no group effects of ``design`` can be integrated out (None when they can)."""
     family = design.family
     if family.name != "gaussian" or family.link != "identity":
         return "not a gaussian model with identity link"
@@ -65,21 +88,32 @@ def eligibility(design: Any) -> str | None:
         return "distributional sub-model"
     if design.prepared.weights is not None:
         return "weighted likelihood"
-    groups = {b.group for b in design.blocks}
-    if len(groups) != 1:
-        return ("no group-level terms" if not groups
-                else f"{len(groups)} grouping factors (only one factor integrates out level "
-                     "by level)")
-    q = sum(b.k for b in design.blocks)
-    if q > MAX_TERMS:
-        return f"{q} group-level terms (more than {MAX_TERMS})"
+    if not design.blocks:
+        return "no group-level terms"
+    if marginal_group(design) is None:
+        return f"every grouping factor has more than {MAX_TERMS} group-level terms"
     return None
 
 
-def sufficient_statistics(design: Any, x_mean: np.ndarray, theta_names: list[str]
-                          ) -> MarginalStats:
-    """The per-level and global statistics the marginal likelihood needs."""
-    blocks = design.blocks
+def marginal_group(design: Any) -> str | None:
+    """The grouping factor to integrate out: of those with at most MAX_TERMS terms, the one
+    with the most group effects (levels x terms), which removes the most sampled dimensions."""
+    size: dict[str, tuple[int, int]] = {}
+    for b in design.blocks:
+        levels, q = size.get(b.group, (len(b.levels), 0))
+        size[b.group] = (levels, q + b.k)
+    fits = [(levels * q, g) for g, (levels, q) in size.items() if q <= MAX_TERMS]
+    if not fits:
+        return None
+    return max(fits, key=lambda t: t[0])[1]
+
+
+def sufficient_statistics(design: Any, x_mean: np.ndarray, theta_names: list[str],
+                          group: str | None = None) -> MarginalStats:
+    """The per-level and global statistics the marginal likelihood of ``group`` (default:
+    :func:`marginal_group`) needs; with other grouping factors, also the rows."""
+    group = group or marginal_group(design)
+    blocks = [b for b in design.blocks if b.group == group]
     index = blocks[0].index
     levels = blocks[0].levels
     Z = np.concatenate([b.Z for b in blocks], axis=1)
@@ -105,10 +139,18 @@ def sufficient_statistics(design: Any, x_mean: np.ndarray, theta_names: list[str
         if b.correlated and b.k > 1:
             correlated.append((start, b.k))
         start += b.k
+    others: dict[str, list[Any]] = {}
+    for b in design.blocks:
+        if b.group != group:
+            others.setdefault(b.group, []).append(b)
     return MarginalStats(
         group=blocks[0].group, levels=list(levels), terms=[t for b in blocks for t in b.terms],
         ZZ=ZZ, ZW=ZW, Zy=Zy, WW=W.T @ W, Wy=W.T @ y, yy=float(y @ y), n=len(y),
-        theta_names=theta_names, correlated=correlated)
+        theta_names=theta_names, correlated=correlated,
+        index=index if others else None, Z=Z if others else None,
+        others=[OtherEffects(f"r_{safe(g)}", bs[0].index,
+                             np.concatenate([b.Z for b in bs], axis=1))
+                for g, bs in others.items()])
 
 
 def _unrolled_cholesky(K: list[list[Any]]) -> list[list[Any]]:
@@ -125,11 +167,8 @@ def _unrolled_cholesky(K: list[list[Any]]) -> list[list[Any]]:
 
 
 def marginal_logp(stats: MarginalStats, theta: Any, L: Any, sigma: Any) -> Any:
-    """log p(y | theta, L, sigma) with the group effects integrated out (a scalar tensor)."""
-    q = len(stats.terms)
-    ZZ = pt.as_tensor_variable(stats.ZZ)
-    # A_j = L' ZZ_j L, Ze_j = Zy_j - ZW_j theta, u_j = L' Ze_j
-    A = pt.tensordot(pt.tensordot(ZZ, L, axes=[[2], [0]]), L, axes=[[1], [0]])  # (G, b, a)
+    """log p(y | theta, L, sigma) with the group effects integrated out (a scalar tensor), from
+    the sufficient statistics (one grouping factor)."""
     if stats.ZW.shape[2]:
         Ze = pt.as_tensor_variable(stats.Zy) - pt.tensordot(
             pt.as_tensor_variable(stats.ZW), theta, axes=[[2], [0]])
@@ -138,6 +177,41 @@ def marginal_logp(stats: MarginalStats, theta: Any, L: Any, sigma: Any) -> Any:
     else:
         Ze = pt.as_tensor_variable(stats.Zy)
         ee = pt.as_tensor_variable(stats.yy)
+    return _woodbury_logp(stats, Ze, ee, L, sigma)
+
+
+def marginal_logp_rows(stats: MarginalStats, residual: Any, L: Any, sigma: Any) -> Any:
+    """log p(y | everything else, L, sigma) with the factor's group effects integrated out,
+    from each row's ``residual`` = y minus every sampled term (crossed designs)."""
+    assert stats.index is not None and stats.Z is not None
+    G = len(stats.levels)
+    index = pt.as_tensor_variable(stats.index.astype(np.int64))
+    cols = []
+    for a in range(stats.Z.shape[1]):
+        z = stats.Z[:, a]
+        weighted = residual if np.all(z == 1.0) else residual * z
+        cols.append(pt.inc_subtensor(pt.zeros(G)[index], weighted))
+    ee = pt.sum(residual**2)
+    if len(cols) == 1:
+        return _scalar_woodbury_logp(stats, cols[0], ee, L[0, 0], sigma)
+    return _woodbury_logp(stats, pt.stack(cols, axis=1), ee, L, sigma)
+
+
+def _scalar_woodbury_logp(stats: MarginalStats, Ze: Any, ee: Any, sd: Any, sigma: Any) -> Any:
+    """:func:`_woodbury_logp` for one term (q = 1, ``Ze`` a vector over levels): elementwise
+    only, with no (G, 1) matrix products (a quarter of the gradient's cost at 73,000 rows)."""
+    s2 = sigma**2
+    K = 1.0 + stats.ZZ[:, 0, 0] * sd**2 / s2
+    return (-0.5 * stats.n * np.log(2 * np.pi) - stats.n * pt.log(sigma)
+            - 0.5 * pt.sum(pt.log(K)) - 0.5 * (ee - pt.sum((Ze * sd) ** 2 / K) / s2) / s2)
+
+
+def _woodbury_logp(stats: MarginalStats, Ze: Any, ee: Any, L: Any, sigma: Any) -> Any:
+    """The density of the module docstring from ``Z_j'e_j`` (G, q) and ``e'e``."""
+    q = len(stats.terms)
+    ZZ = pt.as_tensor_variable(stats.ZZ)
+    # A_j = L' ZZ_j L, u_j = L' Ze_j
+    A = pt.tensordot(pt.tensordot(ZZ, L, axes=[[2], [0]]), L, axes=[[1], [0]])  # (G, b, a)
     u = pt.dot(Ze, L)  # (G, a)
     s2 = sigma**2
     K = [[(1.0 if a == b else 0.0) + A[:, a, b] / s2 for b in range(q)] for a in range(q)]
@@ -205,11 +279,17 @@ def group_effect_draws(stats: MarginalStats, posterior: Any, seed: int | None) -
     rng = np.random.default_rng(None if seed is None else [int(seed), 0x6D61])
     G = len(stats.levels)
     r = np.empty((S, G, q))
-    step = max(1, 2_000_000 // max(G * q * q, 1))  # bounded memory: ~16 MB per chunk
+    # bounded memory: ~16 MB per chunk for the levels, ~32 MB for the rows of crossed designs
+    step = max(1, min(2_000_000 // max(G * q * q, 1), 4_000_000 // max(stats.n, 1)))
+    others = _other_effects(stats, posterior, S)
     for lo in range(0, S, step):
         hi = min(S, lo + step)
         Ls, s2 = L[lo:hi], sigma[lo:hi, None, None] ** 2
         ze = stats.Zy[None] - np.einsum("gqp,sp->sgq", stats.ZW, theta[lo:hi])
+        if others is not None:
+            rows_of_level, per_row, effects = others
+            ze = ze - np.stack([rows_of_level[a] @ (per_row @ effects[lo:hi].T)
+                                for a in range(q)], axis=-1).transpose(1, 0, 2)
         u = np.einsum("sgc,sca->sga", ze, Ls)
         A = np.einsum("sca,gcd,sdb->sgab", Ls, stats.ZZ, Ls)
         K = np.eye(q) + A / s2[:, :, :, None]
@@ -224,5 +304,31 @@ def group_effect_draws(stats: MarginalStats, posterior: Any, seed: int | None) -
     return posterior.assign({f"r_{g}": da})
 
 
-__all__ = ["MAX_TERMS", "MarginalStats", "block_cholesky", "eligibility",
-           "group_effect_draws", "marginal_logp", "sufficient_statistics"]
+def _other_effects(stats: MarginalStats, posterior: Any, S: int
+                   ) -> tuple[list[Any], Any, np.ndarray] | None:
+    """For crossed designs, sparse maps to subtract the other factors' drawn effects: (per
+    term a, the (G, n) map of rows to levels weighted by Z[:, a]; the (n, E) map of the other
+    factors' E effects to rows; the (S, E) drawn effects). None with one grouping factor."""
+    if not stats.others:
+        return None
+    from scipy import sparse
+
+    assert stats.index is not None and stats.Z is not None
+    n, G = stats.n, len(stats.levels)
+    rows = np.arange(n)
+    rows_of_level = [sparse.csr_array((stats.Z[:, a], (stats.index, rows)), shape=(G, n))
+                     for a in range(stats.Z.shape[1])]
+    maps, draws = [], []
+    for o in stats.others:
+        r = np.asarray(posterior[o.name].values, dtype=float)
+        n_lev, k = r.shape[2], r.shape[3]
+        cols = o.index[:, None] * k + np.arange(k)[None, :]
+        maps.append(sparse.csr_array((o.Z.ravel(), (np.repeat(rows, k), cols.ravel())),
+                                     shape=(n, n_lev * k)))
+        draws.append(r.reshape(S, n_lev * k))
+    return rows_of_level, sparse.hstack(maps, format="csr"), np.concatenate(draws, axis=1)
+
+
+__all__ = ["MAX_TERMS", "MarginalStats", "OtherEffects", "block_cholesky", "eligibility",
+           "group_effect_draws", "marginal_group", "marginal_logp", "marginal_logp_rows",
+           "sufficient_statistics"]
