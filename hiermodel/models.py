@@ -257,7 +257,8 @@ def model(
     ``y | weights(w) ~ ...`` (brms): each row's log-likelihood is multiplied by its weight.
     ``marginalize``: integrate a gaussian model's group effects out analytically and sample
     only the population-level parameters (``True``, ``False`` or ``"auto"``: wherever the
-    model allows it; see :mod:`hiermodel.backend.marginal`).
+    model allows it; see :mod:`hiermodel.backend.marginal`). With several grouping factors
+    the one with the most effects is integrated out and the others are sampled.
     Keywords named after an auxiliary parameter give it its own one-sided formula
     (``sigma="~ Days"``, ``zi="~ mined"``); ``formula`` may also be a list
     ``["y ~ x", "sigma ~ x"]`` (see :mod:`hiermodel.formula.distributional`).

@@ -94,27 +94,27 @@ def context_of(fit: Any) -> GateContext:
 
 def parameter_table(idata: Any) -> pd.DataFrame:
     """R-hat, bulk and tail ESS of every element of every reported posterior variable:
-    columns parameter (``sd_school[Intercept]``), variable, rhat, ess_bulk, ess_tail."""
-    import arviz as az
+    columns parameter (``sd_school[Intercept]``), variable, rhat, ess_bulk, ess_tail (ArviZ's
+    estimators, computed for all elements at once by :mod:`hiermodel.posterior.convergence`)."""
+    from hiermodel.posterior.convergence import rhat_ess
 
     post = idata.posterior
     names = [str(v) for v in post.data_vars if post[v].ndim >= 2]
-    chains = int(post.sizes.get("chain", 1))
     if not names or int(post.sizes.get("draw", 0)) < 4:
         return pd.DataFrame(columns=["parameter", "variable", "rhat", "ess_bulk", "ess_tail"])
-    rhat = az.rhat(post, var_names=names) if chains > 1 else None
-    bulk = az.ess(post, var_names=names, method="bulk")
-    tail = az.ess(post, var_names=names, method="tail")
-    rows = []
+    labels: list[str] = []
+    variables: list[str] = []
+    columns = []
     for name in names:
-        da = bulk[name]
-        labels = _element_labels(name, da)
-        r = (np.asarray(rhat[name].values, dtype=float).ravel() if rhat is not None
-             else np.full(len(labels), np.nan))
-        b = np.asarray(da.values, dtype=float).ravel()
-        t = np.asarray(tail[name].values, dtype=float).ravel()
-        rows += [[lab, name, r[i], b[i], t[i]] for i, lab in enumerate(labels)]
-    return pd.DataFrame(rows, columns=["parameter", "variable", "rhat", "ess_bulk", "ess_tail"])
+        da = post[name].transpose("chain", "draw", ...)
+        element = da.isel(chain=0, draw=0)
+        these = _element_labels(name, element)
+        labels += these
+        variables += [name] * len(these)
+        columns.append(np.asarray(da.values, dtype=float).reshape(da.shape[0], da.shape[1], -1))
+    rhat, bulk, tail = rhat_ess(np.concatenate(columns, axis=2))
+    return pd.DataFrame({"parameter": labels, "variable": variables, "rhat": rhat,
+                         "ess_bulk": bulk, "ess_tail": tail})
 
 
 def _element_labels(name: str, da: Any) -> list[str]:
