@@ -206,7 +206,8 @@ def summarise(params: dict[str, dict[str, float]]) -> dict[str, Any]:
 
 def run_system(script: str, cfg: dict[str, Any], verbose: bool = False,
                timeout: float | None = None) -> dict[str, Any]:
-    """Run ``script --worker <cfg>`` in a fresh interpreter and return its result dict."""
+    """Run ``script --worker <cfg>`` in a fresh interpreter and return its result dict
+    (``cfg["pythonpath"]``: import hiermodel from that source tree, e.g. a previous commit)."""
     fd, path = tempfile.mkstemp(prefix="hm_bench_", suffix=".json")
     os.close(fd)
     cfg = dict(cfg, out=path)
@@ -215,7 +216,9 @@ def run_system(script: str, cfg: dict[str, Any], verbose: bool = False,
     print(f"  running {cfg['name']} ...", file=sys.stderr, flush=True)
     pipe = None if verbose else subprocess.PIPE
     # own session: on timeout the whole process group (incl. sampler workers) is killed
-    proc = subprocess.Popen(cmd, stdout=pipe, stderr=pipe, text=True, start_new_session=True)
+    env = dict(os.environ, PYTHONPATH=cfg["pythonpath"]) if cfg.get("pythonpath") else None
+    proc = subprocess.Popen(cmd, stdout=pipe, stderr=pipe, text=True, start_new_session=True,
+                            env=env)
     try:
         try:
             _, err = proc.communicate(timeout=timeout)

@@ -15,7 +15,9 @@ Systems run in separate subprocesses (see ``_common.py``), one after another:
 - hiermodel default (``backend="auto"``: nutpie, compile cached after its first run);
 - hiermodel ``marginalize=True``: the factor with the most effects (students) integrated out
   exactly (backend/marginal.py), the others sampled;
-- the same with ``parametrization={"instructor": "centered"}`` (design three);
+- the same with ``parametrization={"instructor": "centered"}`` (design three), and that with
+  ``target_accept=0.8`` (brms's, Stan's and PyMC's default; hiermodel's is 0.9);
+- with ``--previous TREE``, the default with hiermodel imported from TREE (an earlier commit);
 - hiermodel ``backend="pymc"`` (PyMC's NUTS on the default graph; ``--skip-pymc``);
 - plain Bambi with its defaults, killed after ``--bambi-timeout`` seconds (default 900).
 
@@ -125,9 +127,11 @@ def _run_hiermodel(cfg: dict[str, Any]) -> dict[str, Any]:
     df = _data(cfg)
     t0 = time.perf_counter()
     formula = DESIGNS[cfg["design"]][0]
-    model = hm.model(formula, df, **{k: v for k, v in cfg["options"].items() if k != "backend"})
+    sampler_keys = ("backend", "target_accept")
+    model = hm.model(formula, df, **{k: v for k, v in cfg["options"].items()
+                                     if k not in sampler_keys})
     t1 = time.perf_counter()
-    fit_kw = {"backend": cfg["options"]["backend"]} if "backend" in cfg["options"] else {}
+    fit_kw = {k: v for k, v in cfg["options"].items() if k in sampler_keys}
     fit = model.fit(draws=cfg["draws"], tune=cfg["tune"], chains=cfg["chains"],
                     seed=cfg["seed"], **fit_kw)
     t2 = time.perf_counter()
@@ -144,6 +148,8 @@ def _run_hiermodel(cfg: dict[str, Any]) -> dict[str, Any]:
         "parametrization_reason": dict(info.parametrization_reason),
     }
     out.update(C.sampler_stats(fit.idata))
+    if "compile_seconds" in fit.sampler:  # nutpie: sampling (+ conditional draws) = the rest
+        out["sampling_s"] = fit.sampler["seconds"] - fit.sampler["compile_seconds"]
     out.update(C.summarise(params))
     return out
 
@@ -203,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="do not run the backend='pymc' comparison row")
     p.add_argument("--skip-marginal", action="store_true",
                    help="do not run the marginalize=True rows")
+    p.add_argument("--previous", default=None,
+                   help="also run the default with hiermodel imported from this source tree "
+                        "(a worktree of an earlier commit)")
     p.add_argument("--n", type=int, default=None)
     p.add_argument("--students", type=int, default=None)
     p.add_argument("--instructors", type=int, default=None)
@@ -233,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     systems: list[dict[str, Any]] = [
         {"name": "hiermodel default", "kind": "hiermodel", "options": {}},
     ]
+    if args.previous:
+        systems.append({"name": "hiermodel previous default", "kind": "hiermodel",
+                        "options": {}, "pythonpath": os.path.abspath(args.previous)})
     if not args.skip_marginal:
         # the factor with the most effects (students) integrated out, the others sampled
         systems.append({"name": "hiermodel marginalize=True", "kind": "hiermodel",
@@ -241,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             systems.append({"name": "hiermodel marginalize=True, instructor centered",
                             "kind": "hiermodel",
                             "options": {"marginalize": True,
+                                        "parametrization": {"instructor": "centered"}}})
+            systems.append({"name": "... and target_accept=0.8", "kind": "hiermodel",
+                            "options": {"marginalize": True, "target_accept": 0.8,
                                         "parametrization": {"instructor": "centered"}}})
     # the default backend is "auto" (nutpie here, 70,000 likelihood rows); the other row is
     # PyMC's own sampler on the same graph
@@ -277,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     bambi = next((r for r in results if r["name"] == "plain Bambi"), None)
     print("## Results")
     print(C.SYSTEM_NOTES)
+    print("hiermodel rows (nutpie): sampling = the sampler's seconds minus its compile seconds\n"
+          "  (MCMC, trace conversion, marginalised effects' conditional draws); compile+init =\n"
+          "  the rest of fit(): the compile (cached: ~0.5 s) and the convergence gate")
     print("min bulk ESS, max R-hat: over the intercept, slope, SDs, sigma and all "
           f"{n_students + n_instructors + (2 * n_depts if three else 0)} group-level effects "
           "(the population parameters alone: below the table)")

@@ -43,7 +43,13 @@ from hiermodel.backend.marginal import (
     marginal_logp_rows,
     sufficient_statistics,
 )
-from hiermodel.backend.parametrization import choose_parametrization
+from hiermodel.backend.parametrization import (
+    Population,
+    block_mean,
+    can_center_block,
+    centering_group,
+    choose_parametrization,
+)
 from hiermodel.errors import BuildError, InternalError
 from hiermodel.families import Cells
 from hiermodel.naming import coord_label, group_dims, safe
@@ -89,34 +95,6 @@ class BuildInfo:
     @property
     def compressed(self) -> bool:
         return self.cells is not None
-
-
-@dataclass
-class Population:
-    """The population-level RVs a centered group may be centered on (hierarchical centering):
-    the sampled intercept (``Intercept_c`` when predictors are centered), ``b`` and the column
-    means subtracted from X while sampling."""
-
-    icpt: Any
-    beta: Any
-    x_names: list[str]
-    x_mean: Any  # np.ndarray, or the data vector "x_mean" of a fold graph
-    X: np.ndarray
-
-    def slope_columns(self, block: BlockDesign) -> list[int] | None:
-        """Positions in ``b`` of the block's slopes when the block is ``(1 + slopes | g)``
-        with every slope also a population-level column (same values), else None."""
-        if self.beta is None or block.terms[0] != "(Intercept)" or block.k < 2:
-            return None
-        cols: list[int] = []
-        for j, term in enumerate(block.terms[1:], start=1):
-            if term not in self.x_names:
-                return None
-            c = self.x_names.index(term)
-            if not np.array_equal(self.X[:, c], block.Z[:, j]):
-                return None
-            cols.append(c)
-        return cols
 
 
 def _should_compress(design: ModelDesign, requested: bool | str,
@@ -271,14 +249,15 @@ def build_graph(
         # (a_j ~ Normal(Intercept, sd), like the talk's county_intercept ~ Normal(ic_mu, ...)):
         # with r_j ~ Normal(0, sd) instead, Intercept and the mean of the r_j are nearly
         # unidentified apart when levels carry much data, and NUTS mixes slowly
-        # (_centering_group picks which).
+        # (centering_group picks which).
         population = Population(icpt, beta if X.shape[1] else None, list(design.x_names),
                                 xm if X.shape[1] else x_mean, X) \
             if design.has_intercept else None
         etas: dict[str, Any] = {"": eta, **{c: _component_eta(comp, priors, n_rows, rows)
                                             for c, comp in design.components.items()}}
         chol = None
-        center_on = _centering_group(design, by_group, options, population, integrated)
+        center_on = centering_group(design, by_group, options.parametrization, population,
+                                    integrated)
         for group, blocks in by_group.items():
             contributions, factor = _group_effects(
                 design, group, blocks, priors, options, info, rows,
@@ -390,7 +369,7 @@ def _group_effects(
     when ``marginal``); ``population``: center the group's levels on it when centered."""
     gdim, tdim, cdim = group_dims(group)
     g = safe(group)
-    can_center_block = _can_center_block(population, blocks)
+    centerable = can_center_block(population, blocks)
     if marginal:
         choice, reason = "marginalized", (
             ("gaussian, one grouping factor" if n_groups == 1 else
@@ -398,7 +377,7 @@ def _group_effects(
              "jointly)") + ": integrated out exactly; drawn from the exact conditional")
     else:
         choice, reason = choose_parametrization(design, group, blocks,
-                                                options.parametrization, can_center_block)
+                                                options.parametrization, centerable)
     info.parametrization[group] = choice
     info.parametrization_reason[group] = reason
     terms = info.group_terms[group]
@@ -449,7 +428,7 @@ def _group_effects(
             if choice == "marginalized":
                 r_b = chol
             elif choice == "centered":
-                mu_b, shift, note = _block_mean(block, k, None if shift_note or block.component
+                mu_b, shift, note = block_mean(block, k, None if shift_note or block.component
                                                    else population)
                 if shift is None:
                     r_b = pm.MvNormal(f"r_{g}{suffix}", mu=mu_b, chol=chol, **shape_kw)
@@ -473,7 +452,7 @@ def _group_effects(
             if choice == "marginalized":
                 r_b = pt.diag(sd_b)
             elif choice == "centered":
-                mu_b, shift, note = _block_mean(block, k, None if shift_note or block.component
+                mu_b, shift, note = block_mean(block, k, None if shift_note or block.component
                                                    else population)
                 if shift is None:
                     r_b = pm.Normal(f"r_{g}{suffix}", 0.0, sd_b, **shape_kw)
@@ -537,66 +516,6 @@ def _row_normalized(chol: Any) -> tuple[Any, Any]:
     correlation matrix's Cholesky factor, as PyMC's ``compute_corr=True`` derives them."""
     norms = pt.sqrt(pt.sum(chol**2, axis=1))
     return norms, chol / norms[:, None]
-
-
-def _can_center_block(population: Population | None, blocks: list[BlockDesign]) -> bool:
-    """Whether every correlated block of a group can be centered on population values."""
-    return population is not None and all(
-        population.slope_columns(b) is not None for b in blocks
-        if b.correlated and b.k > 1 and not b.component)
-
-
-def _centering_group(design: ModelDesign, by_group: dict[str, list[BlockDesign]],
-                     options: BuildOptions, population: Population | None,
-                     integrated: str | None) -> str | None:
-    """The grouping factor whose level intercepts are centered on the population intercept:
-    of the factors the parametrization rule centers, the one with the fewest levels (formula
-    order breaks ties). Each factor's effects trade off against the intercept, but a factor's
-    prior pins the mean of its effects to within sd / sqrt(levels), so the factor with the
-    fewest levels is the one whose trade-off is loosest (measured on benchmarks/crossed.py with
-    students, instructors and 14 dept:service levels: centering the instructors on the
-    intercept, as formula order did, gave the intercept a bulk ESS of 47 in 4 x 1000 draws;
-    centering the 14 dept:service levels, 2,082)."""
-    if population is None:
-        return None
-    candidates = []
-    for group, blocks in by_group.items():
-        main = [b for b in blocks if not b.component]
-        if group == integrated or not main or main[0].terms[0] != "(Intercept)":
-            continue
-        choice, _ = choose_parametrization(design, group, blocks, options.parametrization,
-                                           _can_center_block(population, blocks))
-        if choice == "centered":
-            candidates.append((len(blocks[0].levels), group))
-    return min(candidates, key=lambda c: c[0])[1] if candidates else None
-
-
-def _block_mean(block: BlockDesign, k: int, population: Population | None
-                ) -> tuple[Any, Any, str]:
-    """(mean vector, shift, note for the parametrization reason) of a centered block's level
-    coefficients a_j; r_j = a_j - shift.
-
-    With a population given and a block starting with an intercept, the levels are centered
-    on the population values: the intercept and, when every slope of the block is also a
-    population-level column, the slopes too (hierarchical centering). The intercept component
-    is the intercept at x = 0 of the block's slopes (``Intercept_c - x_mean . b``), so that
-    eta = a_j0 + a_j . x (+ the other population terms) and the likelihood no longer involves
-    the intercept or those slopes directly. Otherwise (0, None): r_j has mean zero.
-    """
-    if population is None or block.terms[0] != "(Intercept)":
-        return (pt.zeros(k) if k > 1 else 0.0), None, ""
-    icpt = population.icpt
-    intercepts = "; level intercepts centered on (Intercept)"
-    if k == 1:
-        return icpt, icpt, intercepts
-    cols = population.slope_columns(block)
-    if cols is None:
-        mu = pt.concatenate([pt.reshape(icpt, (1,)), pt.zeros(k - 1)])
-        return mu, mu, intercepts
-    b_sel = population.beta[cols]
-    a0 = icpt - pt.dot(population.x_mean[cols], b_sel)
-    mu = pt.concatenate([pt.reshape(a0, (1,)), b_sel])
-    return mu, mu, "; level coefficients centered on the population values"
 
 
 __all__ = ["BuildInfo", "BuildOptions", "build_graph", "choose_parametrization"]
