@@ -293,10 +293,14 @@ def group_effect_draws(stats: MarginalStats, posterior: Any, seed: int | None) -
         u = np.einsum("sgc,sca->sga", ze, Ls)
         A = np.einsum("sca,gcd,sdb->sgab", Ls, stats.ZZ, Ls)
         K = np.eye(q) + A / s2[:, :, :, None]
-        Kc = np.linalg.cholesky(K)
-        mean = np.linalg.solve(K, (u / s2)[..., None])[..., 0]
         eps = rng.standard_normal((hi - lo, G, q, 1))
-        v = mean + np.linalg.solve(np.swapaxes(Kc, -1, -2), eps)[..., 0]
+        if q == 1:  # K_j is a number: the same draws without batched 1 x 1 solves
+            k = K[..., 0]
+            v = (u / s2) / k + eps[..., 0] / np.sqrt(k)
+        else:
+            Kc = np.linalg.cholesky(K)
+            mean = np.linalg.solve(K, (u / s2)[..., None])[..., 0]
+            v = mean + np.linalg.solve(np.swapaxes(Kc, -1, -2), eps)[..., 0]
         r[lo:hi] = np.einsum("sab,sgb->sga", Ls, v)
     da = xr.DataArray(r.reshape(chains, draws, G, q), dims=("chain", "draw", gdim, tdim),
                       coords={"chain": posterior["chain"], "draw": posterior["draw"],

@@ -6,12 +6,16 @@ and localization: an improved R-hat*, computed on a (chain, draw, parameter) arr
 parameters as a vector axis. ArviZ evaluates them one parameter at a time in Python (ranks,
 FFT autocovariance, Geyer's initial monotone sequence): on a crossed model with 4,121 reported
 elements and 4 x 1000 draws the convergence gate spent 15.7 s there, more than a third of the
-fit. Here every step is one NumPy operation over all parameters, and Geyer's sequential
-truncation is a loop over lags with a per-parameter mask. tests/test_convergence.py checks the
-results against ArviZ to 1e-10 (ties, constant and NaN parameters, one chain, odd draws).
+fit. Here every step is one NumPy operation over a block of parameters, Geyer's sequential
+truncation is a loop over lags with a per-parameter mask, and blocks run in threads (2.3 s on
+2 cores for that model's 4,121 elements; ArviZ 12 s on the same array).
+tests/test_convergence.py checks the results against ArviZ to 1e-10 (ties, constant and NaN
+parameters, one chain, odd draws).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 from scipy import special
@@ -19,6 +23,7 @@ from scipy import special
 # parameters per block: bounded memory (the FFT of 500 parameters x 8 half-chains x 2,000
 # padded draws is ~130 MB of complex numbers)
 BLOCK = 500
+THREADS = 4
 
 
 def _split(x: np.ndarray) -> np.ndarray:
@@ -168,8 +173,21 @@ def rhat_ess(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     a parameter with a NaN draw or fewer than 4 draws."""
     x = np.asarray(draws, dtype=float)
     out = np.empty((3, x.shape[2]))
-    for lo in range(0, x.shape[2], BLOCK):
+    starts = range(0, x.shape[2], BLOCK)
+
+    def one(lo: int) -> None:
         out[:, lo:lo + BLOCK] = _block(np.moveaxis(x[:, :, lo:lo + BLOCK], 2, 0))
+
+    if len(starts) == 1:
+        one(0)
+    else:
+        # NumPy's sorts, FFTs and reductions release the GIL: blocks run on up to THREADS
+        # cores side by side (each block's temporaries are ~130 MB)
+        from concurrent.futures import ThreadPoolExecutor
+
+        workers = min(len(starts), os.cpu_count() or 1, THREADS)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(one, starts))
     return out[0], out[1], out[2]
 
 
