@@ -19,7 +19,8 @@ Systems run in separate subprocesses (see ``_common.py``), one after another:
   ``target_accept=0.8`` (brms's, Stan's and PyMC's default; hiermodel's is 0.9);
 - with ``--previous TREE``, the default with hiermodel imported from TREE (an earlier commit);
 - hiermodel ``backend="pymc"`` (PyMC's NUTS on the default graph; ``--skip-pymc``);
-- plain Bambi with its defaults, killed after ``--bambi-timeout`` seconds (default 900).
+- plain Bambi with its defaults (``--bambi-sampler nutpie``: Bambi's ``inference_method=
+  "nutpie"``), killed after ``--bambi-timeout`` seconds (default 900).
 
 Run it twice for warm compile caches (the second run's hiermodel rows load their compiled
 model; ``compile+init`` then shows ~0.5 s).
@@ -169,6 +170,8 @@ def _run_bambi(cfg: dict[str, Any]) -> dict[str, Any]:
     kw: dict[str, Any] = {}
     if cfg.get("cores"):
         kw["cores"] = cfg["cores"]
+    if cfg.get("bambi_sampler", "pymc") != "pymc":
+        kw["inference_method"] = cfg["bambi_sampler"]
     idata = bm.fit(draws=cfg["draws"], tune=cfg["tune"], chains=cfg["chains"],
                    random_seed=cfg["seed"], progressbar=False, **kw)
     t2 = time.perf_counter()
@@ -179,7 +182,8 @@ def _run_bambi(cfg: dict[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = {
         "import_s": import_s, "build_s": t1 - t0, "fit_s": t2 - t1, "params": _small(params),
-        "backend": "pymc (Bambi)", "cores": cfg.get("cores") or min(4, _cpu_count()),
+        "backend": f"{cfg.get('bambi_sampler', 'pymc')} (Bambi)",
+        "cores": cfg.get("cores") or min(4, _cpu_count()),
         "n_rows": len(df),
     }
     out.update(C.sampler_stats(idata))
@@ -205,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bambi-timeout", type=float, default=900.0,
                    help="kill plain Bambi after this many seconds (default 900)")
     p.add_argument("--bambi-cores", type=int, default=None)
+    p.add_argument("--bambi-sampler", choices=["pymc", "nutpie"], default="pymc",
+                   help="plain Bambi's inference_method (default pymc, Bambi's default)")
     p.add_argument("--skip-pymc", action="store_true",
                    help="do not run the backend='pymc' comparison row")
     p.add_argument("--skip-marginal", action="store_true",
@@ -264,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                         "options": {"backend": "pymc"}})
     if not args.skip_bambi and (not args.quick or args.with_bambi):
         systems.append({"name": "plain Bambi", "kind": "bambi", "cores": args.bambi_cores,
-                        "timeout": args.bambi_timeout})
+                        "timeout": args.bambi_timeout, "bambi_sampler": args.bambi_sampler})
 
     started = _dt.datetime.now().astimezone()
     print(f"# hiermodel crossed-design benchmark — {started:%Y-%m-%d %H:%M %Z}")
