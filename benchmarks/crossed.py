@@ -50,19 +50,26 @@ TRUTH3 = {"(Intercept)": 3.0, "x": 0.5, "sd_student": 0.3, "sd_instructor": 0.5,
 DESIGNS = {"two": (FORMULA, TRUTH), "three": (FORMULA3, TRUTH3)}
 
 
+def _encounters(rng: Any, n: int, n_students: int, n_instructors: int) -> tuple[Any, Any]:
+    """Each row's student (uniform) and instructor (instructors of very different sizes: a few
+    teach many students); every level appears at least once."""
+    import numpy as np
+
+    student = rng.integers(0, n_students, n)
+    w = rng.gamma(2.0, 1.0, n_instructors)
+    instructor = rng.choice(n_instructors, size=n, p=w / w.sum())
+    student[:n_students] = np.arange(n_students)
+    instructor[n_students:n_students + n_instructors] = np.arange(n_instructors)
+    return student, instructor
+
+
 def simulate(n: int, n_students: int, n_instructors: int, seed: int) -> Any:
     """Students x instructors with a numeric covariate: unique rows, crossed random intercepts."""
     import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    student = rng.integers(0, n_students, n)
-    # instructors of very different sizes (a few teach many students)
-    w = rng.gamma(2.0, 1.0, n_instructors)
-    instructor = rng.choice(n_instructors, size=n, p=w / w.sum())
-    # make sure every level appears at least once
-    student[:n_students] = np.arange(n_students)
-    instructor[n_students:n_students + n_instructors] = np.arange(n_instructors)
+    student, instructor = _encounters(rng, n, n_students, n_instructors)
     x = rng.normal(0, 1, n)
     u = rng.normal(0, TRUTH["sd_student"], n_students)
     v = rng.normal(0, TRUTH["sd_instructor"], n_instructors)
@@ -83,11 +90,7 @@ def simulate3(n: int, n_students: int, n_instructors: int, n_depts: int, seed: i
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    student = rng.integers(0, n_students, n)
-    w = rng.gamma(2.0, 1.0, n_instructors)
-    instructor = rng.choice(n_instructors, size=n, p=w / w.sum())
-    student[:n_students] = np.arange(n_students)
-    instructor[n_students:n_students + n_instructors] = np.arange(n_instructors)
+    student, instructor = _encounters(rng, n, n_students, n_instructors)
     dept_of = rng.integers(0, n_depts, n_instructors)
     dept_of[:n_depts] = np.arange(n_depts)
     dept = dept_of[instructor]
