@@ -191,10 +191,8 @@ def marginal_logp_rows(stats: MarginalStats, residual: Any, L: Any, sigma: Any) 
         z = stats.Z[:, a]
         weighted = residual if np.all(z == 1.0) else residual * z
         cols.append(pt.inc_subtensor(pt.zeros(G)[index], weighted))
-    ee = pt.sum(residual**2)
-    if len(cols) == 1:
-        return _scalar_woodbury_logp(stats, cols[0], ee, L[0, 0], sigma)
-    return _woodbury_logp(stats, pt.stack(cols, axis=1), ee, L, sigma)
+    Ze = cols[0] if len(cols) == 1 else pt.stack(cols, axis=1)
+    return _woodbury_logp(stats, Ze, pt.sum(residual**2), L, sigma)
 
 
 def _scalar_woodbury_logp(stats: MarginalStats, Ze: Any, ee: Any, sd: Any, sigma: Any) -> Any:
@@ -207,8 +205,12 @@ def _scalar_woodbury_logp(stats: MarginalStats, Ze: Any, ee: Any, sd: Any, sigma
 
 
 def _woodbury_logp(stats: MarginalStats, Ze: Any, ee: Any, L: Any, sigma: Any) -> Any:
-    """The density of the module docstring from ``Z_j'e_j`` (G, q) and ``e'e``."""
+    """The density of the module docstring from ``Z_j'e_j`` ((G, q), or (G,) for one term)
+    and ``e'e``."""
     q = len(stats.terms)
+    if q == 1:
+        return _scalar_woodbury_logp(stats, Ze if Ze.ndim == 1 else Ze[:, 0], ee, L[0, 0],
+                                     sigma)
     ZZ = pt.as_tensor_variable(stats.ZZ)
     # A_j = L' ZZ_j L, u_j = L' Ze_j
     A = pt.tensordot(pt.tensordot(ZZ, L, axes=[[2], [0]]), L, axes=[[1], [0]])  # (G, b, a)

@@ -86,14 +86,13 @@ def _autocov(x: np.ndarray) -> np.ndarray:
 
 
 def _ess(x: np.ndarray) -> np.ndarray:
-    """Effective sample size of each parameter of a (P, chain, draw) array (ArviZ's ``_ess``:
-    Geyer's initial positive, then initial monotone sequence)."""
+    """Effective sample size of each parameter of a (P, chain, draw) array without NaN
+    (ArviZ's ``_ess``: Geyer's initial positive, then initial monotone sequence)."""
     P, M, N = x.shape
     out = np.full(P, np.nan)
-    ok = ~np.isnan(x).any(axis=(1, 2))
-    constant = ok & ((x.max(axis=(1, 2)) - x.min(axis=(1, 2))) < np.finfo(float).resolution)
+    constant = (x.max(axis=(1, 2)) - x.min(axis=(1, 2))) < np.finfo(float).resolution
     out[constant] = M * N
-    run = ok & ~constant
+    run = ~constant
     if not run.any():
         return out
     x = x[run]
