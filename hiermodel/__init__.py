@@ -77,7 +77,7 @@ def fit(
     cores: int | None = None,
     seed: int | None = None,
     backend: str = "auto",
-    target_accept: float = 0.9,
+    target_accept: float | str = "auto",
     dropna: bool = False,
     center_predictors: bool = True,
     parametrization: str | dict[str, str] = "auto",
@@ -86,7 +86,7 @@ def fit(
     weights: str | None = None,
     file: str | None = None,
     refit: str = "on_change",
-    marginalize: bool | str = False,
+    marginalize: bool | str = "auto",
     strict: bool = False,
     remedy: bool = False,
     **aux: str | None,
@@ -96,7 +96,9 @@ def fit(
     ``family`` accepts R/brms/Bambi names (``"binomial"``, ``"poisson"``, ``"Gamma"``);
     ``priors`` a template name, a template file, a :class:`PriorSpec` or a list of
     :func:`set_prior` overrides; ``backend`` one of ``pymc``, ``nutpie``, ``numpyro``,
-    ``blackjax``. ``weights``: a column of observation weights (as ``y | weights(w) ~ ...``
+    ``blackjax``; ``target_accept``: NUTS's target acceptance rate, ``"auto"`` 0.8 (0.9 when
+    a non-centered factor has fewer than 20 levels; ``fit.sampler["target_accept_reason"]``).
+    ``weights``: a column of observation weights (as ``y | weights(w) ~ ...``
     in the formula, brms semantics: each row's log-likelihood times its weight).
 
     Distributional sub-models: a keyword named after an auxiliary parameter gives it its own

@@ -248,7 +248,7 @@ def model(
     parametrization: str | dict[str, str] = "auto",
     compress: bool | str = "auto",
     weights: str | None = None,
-    marginalize: bool | str = False,
+    marginalize: bool | str = "auto",
     **aux: str | None,
 ) -> Model:
     """Translate, check and build a model without sampling it.
@@ -256,8 +256,9 @@ def model(
     ``weights``: a data column of observation weights, the same as writing
     ``y | weights(w) ~ ...`` (brms): each row's log-likelihood is multiplied by its weight.
     ``marginalize``: integrate a gaussian model's group effects out analytically and sample
-    only the population-level parameters (``True``, ``False`` or ``"auto"``: wherever the
-    model allows it; see :mod:`hiermodel.backend.marginal`). With several grouping factors
+    only the population-level parameters (``True``: wherever the model allows it, else an
+    error; ``False``; ``"auto"``, the default: when the model allows it and the factor has at
+    least 1,000 group effects; see :mod:`hiermodel.backend.marginal`). With several grouping factors
     the one with the most effects is integrated out and the others are sampled.
     Keywords named after an auxiliary parameter give it its own one-sided formula
     (``sigma="~ Days"``, ``zi="~ mined"``); ``formula`` may also be a list

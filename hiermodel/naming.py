@@ -21,10 +21,24 @@ def coord_label(term: str) -> str:
     return "Intercept" if term == "(Intercept)" else term
 
 
+# Names the backend gives posterior variables and dimensions (backend/graph.py). A grouping
+# factor's levels dimension is named after the factor, and xarray cannot hold a dimension and a
+# variable of the same name: a factor called ``b`` silently replaced the population
+# coefficients ``b`` in the posterior. Such factors get the levels dimension ``<g>__level``.
+POSTERIOR_NAMES = frozenset({
+    "chain", "draw", "obs", "coef", "Intercept", "Intercept_c", "b", "threshold", "y",
+    # every family's auxiliary parameters (tests/test_naming.py checks the list)
+    "sigma", "alpha", "nu", "phi", "zi", "hu",
+})
+GENERATED_PREFIXES = ("Intercept_", "b_", "coef_", "sd_", "cor_", "r_", "a_", "z_", "lkj_")
+
+
 def group_dims(group: str) -> tuple[str, str, str]:
-    """(levels dim, term dim, correlation-pair dim) for a grouping factor."""
+    """(levels dim, term dim, correlation-pair dim) for a grouping factor: the levels dim is
+    the factor's safe name, or ``<g>__level`` where that name could be a posterior variable's."""
     g = safe(group)
-    return g, f"{g}__term", f"{g}__cor"
+    clash = g in POSTERIOR_NAMES or g.startswith(GENERATED_PREFIXES)
+    return (f"{g}__level" if clash else g), f"{g}__term", f"{g}__cor"
 
 
-__all__ = ["coord_label", "group_dims", "safe"]
+__all__ = ["GENERATED_PREFIXES", "POSTERIOR_NAMES", "coord_label", "group_dims", "safe"]

@@ -55,7 +55,7 @@ def fixed_fit(model: Any, seed: int = 0, chains: int = 2, draws: int = 150,
     auxiliaries, named and dimensioned as the graph stores them): no MCMC."""
     import arviz as az
 
-    from hiermodel.naming import coord_label, safe
+    from hiermodel.naming import coord_label, group_dims, safe
     from hiermodel.posterior.fitted import Fit
 
     rng = np.random.default_rng(seed)
@@ -71,11 +71,12 @@ def fixed_fit(model: Any, seed: int = 0, chains: int = 2, draws: int = 150,
         dims["b"], coords["coef"] = ["coef"], list(design.x_names)
     for group, terms in model.info.group_terms.items():
         g, k = safe(group), len(terms)
+        gdim = group_dims(group)[0]
         levels = next(b.levels for b in design.blocks if b.group == group)
         post[f"sd_{g}"] = np.abs(rng.normal(1.0, 0.2, (*shape, k)))
         post[f"r_{g}"] = rng.normal(0.0, 1.0, (*shape, len(levels), k))
-        dims[f"sd_{g}"], dims[f"r_{g}"] = [f"{g}__term"], [g, f"{g}__term"]
-        coords[g], coords[f"{g}__term"] = list(levels), [coord_label(t) for t in terms]
+        dims[f"sd_{g}"], dims[f"r_{g}"] = [f"{g}__term"], [gdim, f"{g}__term"]
+        coords[gdim], coords[f"{g}__term"] = list(levels), [coord_label(t) for t in terms]
         if k == 2 and group in model.info.correlated_groups:
             post[f"cor_{g}"] = rng.uniform(-0.5, 0.5, (*shape, 1))
             dims[f"cor_{g}"], coords[f"{g}__cor"] = [f"{g}__cor"], ["__".join(

@@ -340,3 +340,93 @@ def test_correlated_block_deterministics_and_likelihood_equal_numpy(
     expected = float(np.sum(-0.5 * resid**2 - np.log(vals["sigma"]) - 0.5 * np.log(2 * np.pi)))
     loglik = pmm.compile_logp(vars=pmm.observed_RVs)
     assert float(loglik(point(pmm, vals))) == pytest.approx(expected, rel=1e-10)
+
+
+def test_factors_named_like_posterior_variables_keep_those_variables() -> None:
+    """A factor called ``b`` (or ``sigma``) used to name its levels dimension ``b``; xarray
+    cannot hold a dimension and a variable of one name, and the posterior silently lost the
+    population coefficients. Those factors' levels dimension is ``<g>__level``."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"y": rng.normal(size=60), "x": rng.normal(size=60),
+                       "b": np.repeat(list("pqrstu"), 10), "sigma": np.tile(list("mn"), 30),
+                       "county": np.tile(list("abc"), 20)})
+    m = hm.model("y ~ x + (1|b) + (1|sigma) + (1|county)", df)
+    dims = m.pymc_model.named_vars_to_dims
+    assert dims["r_b"] == ("b__level", "b__term")
+    assert dims["r_sigma"] == ("sigma__level", "sigma__term")
+    assert dims["r_county"] == ("county", "county__term")  # ordinary names are unchanged
+    assert dims["b"] == ("coef",)
+    assert list(m.pymc_model.coords["b__level"]) == list("pqrstu")
+
+
+def _funnel_schools(n_schools: int, rows: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(n_schools), rows)
+    y = rng.normal(0, 0.3, n_schools)[g] + rng.normal(0, 5, g.size)
+    return pd.DataFrame({"y": y, "school": [f"s{i:02d}" for i in g]})
+
+
+def test_auto_target_accept_is_0_8_unless_a_noncentered_factor_has_few_levels(
+        sleepstudy: pd.DataFrame) -> None:
+    from hiermodel.backend.sampling import resolve_target_accept
+    from hiermodel.errors import FitError
+
+    few = hm.model("y ~ 1 + (1|school)", _funnel_schools(8, 2))  # eight schools: a funnel
+    assert few.info.parametrization == {"school": "noncentered"}
+    value, reason = resolve_target_accept(few, "auto")
+    assert value == 0.9 and "school" in reason and "< 20 levels" in reason
+    many = hm.model("y ~ 1 + (1|school)", _funnel_schools(30, 2))
+    assert many.info.parametrization == {"school": "noncentered"}
+    assert resolve_target_accept(many, "auto") == (0.8, "auto: 0.8")
+    # centered factors are not a funnel's neck, however few their levels
+    centered = hm.model("Reaction ~ Days + (1|Subject)", sleepstudy)
+    assert centered.info.parametrization == {"Subject": "centered"}
+    assert resolve_target_accept(centered, "auto")[0] == 0.8
+    assert resolve_target_accept(few, 0.95) == (0.95, "requested")
+    for bad in (1.5, 0.0, "high", True):
+        with pytest.raises(FitError, match="target_accept must be 'auto' or a number"):
+            resolve_target_accept(few, bad)
+
+
+def _crossed(ratio_b: float, n: int = 4000, seed: int = 3) -> pd.DataFrame:
+    """a (400 levels, SD 0.6) crossed with b (100 levels, 40 rows each), sigma 1, slope x; b's
+    true data/prior precision ratio is 40 * sd_b^2 = ratio_b."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 400, n), np.tile(np.arange(100), n // 100)
+    rng.shuffle(b)
+    x = rng.normal(size=n)
+    y = (1 + 2.0 * x + rng.normal(0, 0.6, 400)[a]
+         + rng.normal(0, np.sqrt(ratio_b / 40), 100)[b] + rng.normal(0, 1, n))
+    return pd.DataFrame({"y": y, "x": x, "a": [f"a{i}" for i in a], "b": [f"b{i}" for i in b]})
+
+
+def test_precision_ratio_is_conditional_on_predictors_and_crossed_factors() -> None:
+    """b's true ratio is 12, where centered is several times more efficient
+    (benchmarks/geometry.py: crossover between 4 and 8 for a crossed factor). A one-way ANOVA
+    of y by b counts x's variance (4) and a's (0.36) as noise and estimates ~2.2; the additive
+    fit recovers ~12 and centers b (threshold 6 with other factors). Over 300 data seeds the
+    estimate had mean 12.14, SD 1.88, range 7.9-19.1, so (6, 24) fails < 1/1000 of seeds (3.3
+    SDs below); at a true ratio of 2 it had mean 2.12, SD 0.46, max 3.9: non-centered."""
+    m = hm.model("y ~ x + (1|a) + (1|b)", _crossed(12.0))
+    reason = m.info.parametrization_reason["b"]
+    ratio = float(reason.split("precision ≈ ")[1].split()[0].rstrip(";"))
+    assert 6.0 < ratio < 24.0, reason
+    assert m.info.parametrization["b"] == "centered"
+    weak = hm.model("y ~ x + (1|a) + (1|b)", _crossed(2.0))
+    assert weak.info.parametrization["b"] == "noncentered"
+
+
+def test_a_lone_factor_is_centered_from_a_precision_ratio_of_2() -> None:
+    """y ~ x + (1|g), 200 levels of 20 rows, true ratio 5: centered was 2.9-3.9x more
+    efficient at 4 (benchmarks/geometry.py); the rule before session 11 (> 10) left it
+    non-centered. Over 300 data seeds the estimate had mean 5.02, SD 0.64, min 3.6 (4.7 SDs
+    above 2: false-failure rate < 1/10^5); at a true ratio of 0.5: mean 0.51, max 1.1."""
+    def data(ratio: float, seed: int = 7) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        g = np.repeat(np.arange(200), 20)
+        x = rng.normal(size=g.size)
+        y = 1 + 0.5 * x + rng.normal(0, np.sqrt(ratio / 20), 200)[g] + rng.normal(0, 1, g.size)
+        return pd.DataFrame({"y": y, "x": x, "g": [f"g{i:03d}" for i in g]})
+
+    assert hm.model("y ~ x + (1|g)", data(5.0)).info.parametrization == {"g": "centered"}
+    assert hm.model("y ~ x + (1|g)", data(0.5)).info.parametrization == {"g": "noncentered"}

@@ -92,3 +92,24 @@ def test_three_term_block_samples_and_recovers() -> None:
     assert fit.diagnostics()["max_rhat"] < 1.05
     # coef = fixef + ranef for every level and term
     assert len(fit.coef("g")) == n_groups * 3
+
+
+def test_a_factor_named_b_keeps_the_coefficients_in_the_fit() -> None:
+    """The posterior of ``y ~ x + (1|b)`` has the slope ``b`` and the effects of factor ``b``:
+    fixef, ranef and coef answer for both (they raised IndexError when the factor's levels
+    dimension replaced the coefficients)."""
+    rng = np.random.default_rng(2)
+    g = np.repeat(np.arange(8), 25)
+    x = rng.normal(size=200)
+    df = pd.DataFrame({"y": 1 + 2 * x + rng.normal(0, 1, 8)[g] + rng.normal(0, 0.5, 200),
+                       "x": x, "b": [f"L{i}" for i in g]})
+    fit = hm.fit("y ~ x + (1|b)", df, draws=500, tune=500, chains=2, seed=1, progressbar=False)
+    fe = fit.fixef()
+    assert list(fe.index) == ["(Intercept)", "x"]
+    # x's true slope is 2 and its posterior SD ~0.04: 0.5 is > 10 SDs, false-failure rate ~0
+    assert abs(fe.loc["x", "mean"] - 2.0) < 0.5
+    re = fit.ranef("b")
+    assert set(re["grp"]) == {"b"} and set(re["level"]) == {f"L{i}" for i in range(8)}
+    co = fit.coef("b")
+    assert len(co) == 16  # lme4's coef: every level x {(Intercept), x}
+    assert np.allclose(co.loc[co["term"] == "x", "mean"], fe.loc["x", "mean"])

@@ -54,7 +54,7 @@ def test_centered_funnel_is_flagged_with_advice(centered_funnel: tuple[Fit, list
     table = fit.checks().set_index("check")
     flip = "switch group 'school' from centered to noncentered"
     assert flip in table.loc["divergences", "advice"]
-    assert "raise target_accept from 0.9 to 0.95" in table.loc["divergences", "advice"]
+    assert "raise target_accept from 0.8 to 0.95" in table.loc["divergences", "advice"]
     assert len(messages) == 1 and flip in messages[0]
     text = str(fit.summary())
     assert "-> FAILED" in text and f"\n  what to do:\n  - {flip}" in text

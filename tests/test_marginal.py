@@ -165,3 +165,26 @@ def test_marginalised_posterior_matches_the_joint_sampler() -> None:
     # the marginal sampler mixes better on the population parameters
     assert marg.diagnostics()["min_ess_bulk"] > joint.diagnostics()["min_ess_bulk"]
     assert list(marg.ranef().columns) == list(joint.ranef().columns)
+
+
+@pytest.mark.builds
+def test_the_default_integrates_out_a_factor_with_a_thousand_effects() -> None:
+    """marginalize="auto" (the default): 1,200 levels of (1|g) integrate out (3,000 levels:
+    2.8 vs 21.3 s and 5x the ESS, docs/performance.md); 100 levels, or 500 levels of one term,
+    stay joint; (x|g) with 500 levels has 1,000 effects and integrates out."""
+    import pandas as pd
+
+    rng = np.random.default_rng(4)
+
+    def data(levels: int) -> pd.DataFrame:
+        g = np.repeat(np.arange(levels), 5)
+        x = rng.normal(size=g.size)
+        return pd.DataFrame({"y": 1 + x + rng.normal(0, 0.5, levels)[g]
+                             + rng.normal(0, 1, g.size), "x": x, "g": g.astype(str)})
+
+    big = hm.model("y ~ x + (1|g)", data(1200))
+    assert big.info.marginal is not None and big.info.parametrization == {"g": "marginalized"}
+    assert hm.model("y ~ x + (1|g)", data(100)).info.marginal is None
+    assert hm.model("y ~ x + (1|g)", data(500)).info.marginal is None
+    assert hm.model("y ~ x + (x|g)", data(500)).info.marginal is not None
+    assert hm.model("y ~ x + (1|g)", data(1200), marginalize=False).info.marginal is None

@@ -80,7 +80,8 @@ CASES: list[tuple[str, str, str]] = [
     ("seed-negative", MINIMAL + "[sampler]\nseed = -5\n",
      "x.toml: [sampler] seed must be a non-negative integer, got -5"),
     ("target-accept-range", MINIMAL + "[sampler]\ntarget_accept = 1.5\n",
-     "x.toml: [sampler] target_accept must be a number between 0 and 1 (exclusive), got 1.5"),
+     "x.toml: [sampler] target_accept must be \"auto\" or a number between 0 and 1 (exclusive), "
+     "got 1.5"),
     ("backend-unknown", MINIMAL + "[sampler]\nbackend = \"pymcc\"\n",
      "x.toml: [sampler] unknown backend 'pymcc'; did you mean 'pymc'?"),
     ("backend-unknown-no-match", MINIMAL + "[sampler]\nbackend = \"stan\"\n",

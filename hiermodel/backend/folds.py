@@ -32,7 +32,12 @@ import numpy as np
 
 from hiermodel.backend.graph import build_graph
 from hiermodel.backend.nutpie_cache import compile_nutpie
-from hiermodel.backend.sampling import guarded_sampling, run_nutpie, stored_variables
+from hiermodel.backend.sampling import (
+    guarded_sampling,
+    resolve_target_accept,
+    run_nutpie,
+    stored_variables,
+)
 from hiermodel.console import show_sampler_output
 from hiermodel.errors import FitError
 
@@ -111,7 +116,7 @@ class FoldSampler:
     def sample(self, held_out: list[str], x_mean: np.ndarray | None = None, *,
                draws: int = 1000, tune: int = 1000, chains: int = 4,
                cores: int | None = None, seed: int | None = None,
-               target_accept: float = 0.9, progressbar: bool = False,
+               target_accept: float | str = "auto", progressbar: bool = False,
                backend_requested: str = "auto",
                reason: str = "refit through one compiled graph (backend/folds.py)",
                ) -> tuple[Any, dict[str, Any]]:
@@ -131,6 +136,7 @@ class FoldSampler:
             data["x_mean"] = np.asarray(x_mean, dtype=float)
         if show_sampler_output() is False:
             progressbar = False
+        target_accept, accept_reason = resolve_target_accept(self.model, target_accept)
         left = f"without {len(held_out)} group(s) " if held_out else ""
         what = (f"sampling {self.model.formula} {left}with nutpie "
                 f"({chains} chains x {tune} + {draws})")
@@ -147,6 +153,7 @@ class FoldSampler:
         sampler = {"backend": "nutpie", "backend_requested": backend_requested,
                    "backend_reason": reason, "draws": draws, "tune": tune, "chains": chains,
                    "seed": seed, "target_accept": target_accept,
+                   "target_accept_reason": accept_reason,
                    "seconds": time.perf_counter() - start}
         return idata, sampler
 

@@ -36,6 +36,7 @@ from hiermodel.backend.likelihoods import (
 )
 from hiermodel.backend.marginal import (
     MarginalStats,
+    auto_marginalizes,
     block_cholesky,
     eligibility,
     marginal_group,
@@ -70,8 +71,8 @@ class BuildOptions:
     parametrization: Parametrization | dict[str, str] = "auto"
     compress: bool | Literal["auto"] = "auto"
     # integrate gaussian group effects out analytically (backend/marginal.py): True, False or
-    # "auto" (wherever the model allows it)
-    marginalize: bool | Literal["auto"] = False
+    # "auto" (where the model allows it and the factor has >= marginal.AUTO_EFFECTS effects)
+    marginalize: bool | Literal["auto"] = "auto"
 
 
 @dataclass
@@ -168,7 +169,9 @@ def build_graph(
     if options.marginalize is True and not_marginal:
         raise BuildError(f"marginalize=True needs a gaussian model whose group effects "
                          f"integrate out; this one has: {not_marginal}")
-    marginal = options.marginalize is not False and not_marginal is None
+    marginal = not_marginal is None and (
+        options.marginalize is True
+        or (options.marginalize == "auto" and auto_marginalizes(design)))
     integrated = marginal_group(design) if marginal else None
     by_fold = None
     if folds is not None:

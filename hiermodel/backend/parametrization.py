@@ -14,22 +14,72 @@ import pytensor.tensor as pt
 from hiermodel.backend.design import BlockDesign, ModelDesign
 from hiermodel.errors import BuildError
 
+# A gaussian factor's effects are sampled centered when the data/prior precision ratio
+# m * tau^2 / sigma^2 of a level exceeds a threshold measured by benchmarks/geometry.py
+# (min bulk ESS per leapfrog step over the population parameters, centered vs non-centered):
+# * the factor alone, y ~ x + (1|g): crossover at a true ratio between 1 and 2 for 5, 20 and
+#   100 rows per level; at 4 centered was 2.9-3.9x more efficient -> CENTER_RATIO;
+# * one factor of several (crossed y ~ x + (1|a) + (1|b)): crossover between 4 and 8 (at 4
+#   centered 0.73x, at 8 1.9x) -> CENTER_RATIO_SEVERAL;
+# * fewer than MANY_LEVELS levels: the estimate is too noisy to trust near the crossover (8
+#   levels of 2 rows with a true ratio of 0.7 estimated 6.6), so those keep the conservative
+#   threshold of earlier sessions.
+CENTER_RATIO = 2.0
+CENTER_RATIO_SEVERAL = 6.0
+CENTER_RATIO_FEW_LEVELS = 10.0
+MANY_LEVELS = 20
+
+# Gauss-Seidel sweeps of the additive fit behind the precision ratio; it converges in a few
+# sweeps on crossed designs (each sweep is one bincount per factor)
+SWEEPS = 20
+
+
+def _additive_effects(design: ModelDesign) -> tuple[dict[str, np.ndarray], float]:
+    """The per-level fixed-effect means of every grouping factor of the mean, fitted jointly
+    with the population-level columns (least squares, then backfitting, so crossed factors are
+    separated), and the residual variance of that additive fit on its degrees of freedom."""
+    y = design.y - (design.offset if design.offset is not None else 0.0)
+    X = np.column_stack([np.ones(len(y)), design.X]) if design.X.size else np.ones((len(y), 1))
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    r = y - X @ coef
+    factors: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    for b in design.main_blocks():
+        if b.group not in factors:
+            factors[b.group] = b.index
+            counts[b.group] = np.maximum(np.bincount(b.index, minlength=len(b.levels)), 1.0)
+    effects = {g: np.zeros(len(counts[g])) for g in factors}
+    fitted = np.zeros(len(y))
+    for _ in range(SWEEPS if len(factors) > 1 else 1):
+        before = fitted.copy()
+        for g, idx in factors.items():
+            partial = r - fitted + effects[g][idx]
+            new = np.bincount(idx, weights=partial, minlength=len(counts[g])) / counts[g]
+            new -= new.mean()
+            fitted += (new - effects[g])[idx]
+            effects[g] = new
+        if np.max(np.abs(fitted - before)) < 1e-8 * (1.0 + np.max(np.abs(fitted))):
+            break
+    resid = r - fitted
+    dof = len(y) - X.shape[1] - sum(len(e) - 1 for e in effects.values())
+    return effects, float(resid @ resid) / max(dof, 1)
+
 
 def _informative_ratio(design: ModelDesign, block: BlockDesign) -> tuple[float, float]:
-    """(median rows per level, data-to-prior precision ratio) for a block, moment-based."""
+    """(median rows per level, data-to-prior precision ratio m * tau^2 / sigma^2) for a block,
+    moment-based: tau^2 and sigma^2 from an additive fixed-effects fit of the population-level
+    columns and every grouping factor, so that neither the predictors nor the other (crossed)
+    factors count as within-level noise."""
     counts = np.bincount(block.index, minlength=len(block.levels)).astype(float)
-    counts = counts[counts > 0]
-    median_n = float(np.median(counts))
-    y = design.y
+    median_n = float(np.median(counts[counts > 0]))
     if design.family.name != "gaussian":
         return median_n, float("nan")
-    sums = np.bincount(block.index, weights=y, minlength=len(block.levels))
-    n = np.bincount(block.index, minlength=len(block.levels)).astype(float)
-    ok = n > 0
-    means = sums[ok] / n[ok]
-    resid = y - (sums / np.maximum(n, 1))[block.index]
-    within = float(resid @ resid) / max(len(y) - ok.sum(), 1)
-    between = max(float(np.var(means, ddof=1)) - within * float(np.mean(1.0 / n[ok])), 1e-12)
+    effects, within = _additive_effects(design)
+    ok = counts > 0
+    # a factor of an auxiliary parameter's formula (sigma ~ (1|g)) has no mean effects: 0
+    means = effects.get(block.group, np.zeros(len(counts)))
+    between = max(float(np.var(means[ok], ddof=1)) - within * float(np.mean(1.0 / counts[ok])),
+                  1e-12)
     return median_n, median_n * between / max(within, 1e-12)
 
 
@@ -110,7 +160,10 @@ def choose_parametrization(
         return choice, (f"correlated block, median {median_n:.0f} rows/level (centered at "
                         "≥ 200)")
     if design.family.name == "gaussian":
-        choice = "centered" if ratio > 10 and median_n >= 10 else "noncentered"
+        several = len({b.group for b in design.main_blocks()}) > 1
+        threshold = (CENTER_RATIO_FEW_LEVELS if len(blocks[0].levels) < MANY_LEVELS
+                     else CENTER_RATIO_SEVERAL if several else CENTER_RATIO)
+        choice = "centered" if ratio > threshold and median_n >= 10 else "noncentered"
         return choice, f"median {median_n:.0f} rows/level, data/prior precision ≈ {ratio:.1f}"
     choice = "centered" if median_n >= 200 else "noncentered"
     return choice, f"median {median_n:.0f} rows/level (non-gaussian rule: centered at ≥ 200)"

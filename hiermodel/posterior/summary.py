@@ -176,7 +176,10 @@ class Summary:
         if info.centered:
             lines.append("Predictors centered while sampling; (Intercept) reported uncentered")
         if s.get("backend_reason") and s.get("backend_reason") != "requested":
-            lines.append(f"Sampler: {s.get('backend')} ({s['backend_reason']})")
+            accept = f", target_accept {s['target_accept']:g}" if "target_accept" in s else ""
+            why = s.get("target_accept_reason", "requested")
+            accept += f" ({why})" if accept and why != "requested" else ""
+            lines.append(f"Sampler: {s.get('backend')} ({s['backend_reason']}){accept}")
         d = self.diagnostics
         table = fit.checks()
         failures = failure_lines(table)

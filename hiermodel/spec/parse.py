@@ -476,10 +476,12 @@ class _Parser(FileChecker):
         target_accept = d.target_accept
         if "target_accept" in t:
             value = t["target_accept"]
-            if (isinstance(value, bool) or not isinstance(value, int | float)
+            if value == "auto":
+                target_accept = "auto"
+            elif (isinstance(value, bool) or not isinstance(value, int | float)
                     or not 0 < value < 1):
-                self.fail(w, f"target_accept must be a number between 0 and 1 (exclusive), got "
-                          f"{show_value(value)}")
+                self.fail(w, f"target_accept must be \"auto\" or a number between 0 and 1 "
+                          f"(exclusive), got {show_value(value)}")
             else:
                 target_accept = float(value)
         return SamplerSpec(draws=draws or d.draws, tune=d.tune if tune is None else tune,

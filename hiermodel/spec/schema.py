@@ -137,7 +137,7 @@ class SamplerSpec:
     chains: int = 4
     seed: int | None = None
     backend: str = "auto"
-    target_accept: float = 0.9
+    target_accept: float | str = "auto"
     cores: int | None = None
 
 
