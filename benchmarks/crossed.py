@@ -15,8 +15,8 @@ Systems run in separate subprocesses (see ``_common.py``), one after another:
 - hiermodel default (``backend="auto"``: nutpie, compile cached after its first run;
   ``target_accept="auto"``: 0.8 here);
 - design three: the default with ``target_accept=0.9`` (the default before session 11);
-- hiermodel ``marginalize=True``: the factor with the most effects (students) integrated out
-  exactly (backend/marginal.py), the others sampled;
+- hiermodel ``marginalize=False``: the joint sampler (the default, ``marginalize="auto"``,
+  integrates the factor with the most effects, the students, out exactly: backend/marginal.py);
 - with ``--previous TREE``, the default with hiermodel imported from TREE (an earlier commit);
 - hiermodel ``backend="pymc"`` (PyMC's NUTS on the default graph; ``--skip-pymc``);
 - plain Bambi with its defaults (``--bambi-sampler nutpie``: Bambi's ``inference_method=
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-pymc", action="store_true",
                    help="do not run the backend='pymc' comparison row")
     p.add_argument("--skip-marginal", action="store_true",
-                   help="do not run the marginalize=True rows")
+                   help="do not run the marginalize=False (joint sampler) row")
     p.add_argument("--previous", default=None,
                    help="also run the default with hiermodel imported from this source tree "
                         "(a worktree of an earlier commit)")
@@ -260,9 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         systems.append({"name": "hiermodel default, target_accept=0.9", "kind": "hiermodel",
                         "options": {"target_accept": 0.9}})
     if not args.skip_marginal:
-        # the factor with the most effects (students) integrated out, the others sampled
-        systems.append({"name": "hiermodel marginalize=True", "kind": "hiermodel",
-                        "options": {"marginalize": True}})
+        # the default integrates the students out (marginalize="auto": 3,000 effects); this is
+        # the joint sampler on the same model
+        systems.append({"name": "hiermodel marginalize=False", "kind": "hiermodel",
+                        "options": {"marginalize": False}})
     # the default backend is "auto" (nutpie here, 70,000 likelihood rows); the other row is
     # PyMC's own sampler on the same graph
     if not args.skip_pymc and not args.quick:
